@@ -1,0 +1,5 @@
+"""Allow `python -m hpctl`."""
+
+from hpctl.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""The `hpctl` command: the root Typer app, its common options, and the command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from hpctl import __version__
+from hpctl.cli import images, patch, sandbox
+from hpctl.cli.common import (
+    ROOT_OPTIONS,
+    CloudOpt,
+    DebugOpt,
+    OnlyErrorsOpt,
+    OutputOpt,
+    QueryOpt,
+    SubscriptionOpt,
+    VerboseOpt,
+)
+
+app = typer.Typer(
+    name="hpctl",
+    help="Run Azure Hotpatch for Windows Server Datacenter: Azure Edition VMs: eligible images, "
+    "patch assessments and installs across fleets, compliance.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals in tracebacks could hold tokens; a scheduled CI job prints its logs.
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"hpctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    subscription: SubscriptionOpt = None,
+    output: OutputOpt = None,
+    query: QueryOpt = None,
+    verbose: VerboseOpt = False,
+    debug: DebugOpt = False,
+    only_show_errors: OnlyErrorsOpt = False,
+    cloud: CloudOpt = None,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """hpctl: Azure Hotpatch for Windows Server Azure Edition VMs, from the command line and CI.
+
+    Common options (-s, -o, --query, --cloud, --verbose, --debug) go before or after the subcommand.
+
+    Example:
+
+        hpctl demo
+
+        hpctl --cloud sandbox status -g rg-web -o table
+    """
+    ROOT_OPTIONS.clear()
+    ROOT_OPTIONS.update(subscription=subscription, output=output, query=query, verbose=verbose, debug=debug,
+                        only_show_errors=only_show_errors, cloud=cloud)
+
+
+app.add_typer(images.app, name="images")
+app.command("assess")(patch.assess)
+app.command("install")(patch.install)
+app.command("status")(patch.status)
+app.add_typer(sandbox.app, name="sandbox")
+app.command("demo")(sandbox.demo)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,214 @@
+"""Options every command shares (as az does), the resolved settings, and the one error handler."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import sys
+import traceback
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from hpctl.errors import EXIT_AZURE_FAILED, HpctlError, InputError
+from hpctl.output import OUTPUT_FORMATS
+
+CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud", "sandbox")
+
+log = logging.getLogger("hpctl")
+
+
+@dataclass
+class Settings:
+    """The common options after merging the root callback, the subcommand and the environment."""
+
+    subscription: str | None = None
+    output: str = "json"
+    query: str | None = None
+    verbose: bool = False
+    debug: bool = False
+    only_show_errors: bool = False
+    cloud: str = "AzureCloud"
+
+
+# Set once per invocation by the wrapper; commands read it through settings().
+_current = Settings()
+# The common options given before the subcommand (`hpctl -o table status`), set by the root callback.
+ROOT_OPTIONS: dict[str, Any] = {}
+
+
+def settings() -> Settings:
+    return _current
+
+
+SubscriptionOpt = Annotated[
+    str | None,
+    typer.Option("--subscription", "-s", metavar="ID", help="Subscription id (default: $AZURE_SUBSCRIPTION_ID).",
+                 show_default=False),
+]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option("--output", "-o", metavar="FORMAT", help="Output format: json, jsonc, yaml, table, tsv, none.",
+                 show_default=False),
+]
+QueryOpt = Annotated[str | None, typer.Option("--query", metavar="JMESPATH",
+                                              help="JMESPath query applied to the output.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Log progress details to stderr.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Log HTTP traffic, request ids and tracebacks.")]
+OnlyErrorsOpt = Annotated[
+    bool, typer.Option("--only-show-errors", help="Only show errors on stderr, no warnings or progress.")
+]
+CloudOpt = Annotated[
+    str | None,
+    typer.Option("--cloud", metavar="CLOUD", help="AzureCloud, AzureUSGovernment, AzureChinaCloud or sandbox "
+                 "(default: $HPCTL_CLOUD or AzureCloud).", show_default=False),
+]
+
+_COMMON = [
+    inspect.Parameter("subscription", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=SubscriptionOpt),
+    inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OutputOpt),
+    inspect.Parameter("query", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=QueryOpt),
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=VerboseOpt),
+    inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOpt),
+    inspect.Parameter("only_show_errors", inspect.Parameter.KEYWORD_ONLY, default=False,
+                      annotation=OnlyErrorsOpt),
+    inspect.Parameter("cloud", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=CloudOpt),
+]
+COMMON_NAMES = tuple(p.name for p in _COMMON)
+
+
+def resolve(root: dict[str, Any], local: dict[str, Any]) -> Settings:
+    """Merge options: the subcommand's value wins over the root's, which wins over the environment."""
+
+    def pick(name: str) -> Any:
+        value = local.get(name)
+        if value in (None, False):
+            value = root.get(name, value)
+        return value
+
+    output = pick("output") or os.environ.get("AZURE_CORE_OUTPUT") or "json"
+    if output not in OUTPUT_FORMATS:
+        raise InputError(f"--output {output!r} is not a format hpctl knows; use one of {', '.join(OUTPUT_FORMATS)}.")
+    cloud = pick("cloud") or os.environ.get("HPCTL_CLOUD") or "AzureCloud"
+    match = {c.lower(): c for c in CLOUDS}.get(cloud.lower())
+    if match is None:
+        raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(CLOUDS)}.")
+    return Settings(
+        subscription=pick("subscription") or os.environ.get("AZURE_SUBSCRIPTION_ID") or None,
+        output=output,
+        query=pick("query"),
+        verbose=bool(pick("verbose")),
+        debug=bool(pick("debug")),
+        only_show_errors=bool(pick("only_show_errors")),
+        cloud=match,
+    )
+
+
+def configure_logging(s: Settings) -> None:
+    level = logging.DEBUG if s.debug else logging.INFO if s.verbose else logging.WARNING
+    if s.only_show_errors:
+        level = logging.ERROR
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_hpctl", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler._hpctl = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # azure-core logs every request at INFO; that is --debug material, not --verbose.
+    logging.getLogger("azure").setLevel(logging.DEBUG if s.debug else logging.WARNING)
+    logging.getLogger("hpctl").setLevel(level)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, unless --only-show-errors."""
+    if not _current.only_show_errors:
+        print(f"WARNING: {message}", file=sys.stderr)
+
+
+def info(message: str) -> None:
+    """A status line on stderr (not data), unless --only-show-errors."""
+    if not _current.only_show_errors:
+        print(message, file=sys.stderr)
+
+
+def report_error(exc: BaseException, debug: bool) -> int:
+    """Print an error as az does (what, why, how to fix) and return the exit code. The one place."""
+    error: HpctlError | None = exc if isinstance(exc, HpctlError) else None
+    if error is None:
+        # Imported lazily: the mapping needs azure-core, which --help must not load.
+        from hpctl.edge.errors import translate
+
+        error = translate(exc)
+    if error is None:
+        print(f"ERROR: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("Rerun with --debug for the traceback, and report it if it persists.", file=sys.stderr)
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        return EXIT_AZURE_FAILED
+    print(f"ERROR: {error.message}", file=sys.stderr)
+    if error.hint:
+        print(error.hint, file=sys.stderr)
+    if debug:
+        if error.request_id:
+            print(f"Request id: {error.request_id}", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+    return error.exit_code
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(fn: F) -> F:
+    """Give a command the common options (after the subcommand too) and the central error handling."""
+    # Resolve string annotations (from __future__ import annotations) so Typer sees the Option metadata.
+    hints = typing.get_type_hints(fn, include_extras=True)
+    sig = inspect.signature(fn)
+    sig = sig.replace(parameters=[p.replace(annotation=hints.get(p.name, p.annotation))
+                                  for p in sig.parameters.values()], return_annotation=inspect.Signature.empty)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _current
+        local = {name: kwargs.pop(name, None) for name in COMMON_NAMES}
+        try:
+            _current = resolve(ROOT_OPTIONS, local)
+            configure_logging(_current)
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - this is the one place errors become exit codes
+            raise typer.Exit(report_error(exc, _current.debug or bool(local.get("debug")))) from None
+
+    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *_COMMON])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{p.name: p.annotation for p in sig.parameters.values()},
+                               **{p.name: p.annotation for p in _COMMON}}
+    return wrapper  # type: ignore[return-value]
+
+
+
+# Target selection shared by assess, install, status (and later report/history).
+NameOpt = Annotated[list[str] | None, typer.Option("--name", "-n", metavar="VM",
+                                                   help="VM name (repeatable); needs -g.")]
+GroupOpt = Annotated[str | None, typer.Option("--resource-group", "-g", metavar="GROUP", help="Resource group.")]
+IdsOpt = Annotated[list[str] | None, typer.Option("--ids", metavar="ID", help="VM resource ids (repeatable).")]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", metavar="KEY[=VALUE]",
+                                                   help="Only VMs with this tag (repeatable; all must match).")]
+def _parallel_range(value: int) -> int:
+    # Checked here rather than with min/max: Typer's range text in --help pulls in rich (+50 ms start-up).
+    if not 1 <= value <= 64:
+        raise typer.BadParameter(f"{value} is not between 1 and 64.")
+    return value
+
+
+MaxParallelOpt = Annotated[int, typer.Option("--max-parallel", metavar="N", show_default=False,
+                                             callback=_parallel_range,
+                                             help="How many VMs to work on at once: 1-64 (default 8).")]
+NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Return once Azure accepted the operations.")]

@@ -1,0 +1,241 @@
+"""`hpctl assess`, `hpctl install`, `hpctl status`: patch operations on one VM or a fleet."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from hpctl.cli.common import (
+    GroupOpt,
+    IdsOpt,
+    MaxParallelOpt,
+    NameOpt,
+    NoWaitOpt,
+    TagOpt,
+    command,
+    settings,
+)
+from hpctl.output import Column, render
+from hpctl.runner import DEFAULT_MAX_PARALLEL
+
+
+def _per_subscription(spec: Any, action: Any) -> Any:
+    """Run `action(conn, spec)` once per subscription the targets live in (--ids may span several)."""
+    from dataclasses import replace
+
+    from hpctl.edge.clients import connect
+    from hpctl.patching import FleetResult
+
+    s = settings()
+    subscriptions = [s.subscription] if s.subscription or not spec.subscriptions else list(spec.subscriptions)
+    if len(subscriptions) == 1:
+        return action(connect(s.cloud, subscriptions[0]), spec)
+    merged = FleetResult()
+    for subscription in subscriptions:
+        part = replace(spec, vms=tuple(vm for vm in spec.vms if vm.subscription == subscription))
+        result = action(connect(s.cloud, subscription), part)
+        merged.rows += result.rows
+        merged.failed += result.failed
+    return merged
+
+
+def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -> None:
+    """Render every row, then exit 1 if any target failed (or the single target's own code)."""
+    if result.single_error is not None:
+        raise result.single_error
+    s = settings()
+    render(result.rows, s.output, s.query, columns=columns, table_view=table_view)
+    if result.failed:
+        names = ", ".join(r["name"] for r in result.failed[:5]) + (" …" if len(result.failed) > 5 else "")
+        print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} VMs: {names}", file=sys.stderr)
+        for row in result.failed[:5]:
+            err = row.get("error") or (row.get("installation") or row.get("assessment") or {}).get("error") or {}
+            print(f"  {row['resourceGroup']}/{row['name']}: {err.get('message') or err.get('code')}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _patch_list(patches: list[dict[str, Any]] | None, state: str) -> str:
+    return "; ".join(f"{p.get('kbId') or p.get('name')} ({', '.join(p.get('classifications') or [])}, "
+                     f"{p.get(state)})" for p in patches or [])
+
+
+def _assess_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        a = r.get("assessment") or {}
+        out.append({**r, "status": a.get("status") or r.get("outcome"),
+                    "critical": a.get("criticalAndSecurityPatchCount"), "other": a.get("otherPatchCount"),
+                    "rebootPending": a.get("rebootPending"),
+                    "patchList": _patch_list(a.get("patches"), "rebootBehavior"),
+                    "flagList": ", ".join(r.get("flags") or []),
+                    "errorMessage": (r.get("error") or {}).get("message")})
+    return out
+
+
+ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
+                  Column("Critical+Security", "critical"), Column("Other", "other"),
+                  Column("RebootPending", "rebootPending"), Column("Flags", "flagList"),
+                  Column("Patches", "patchList"), Column("Error", "errorMessage")]
+
+
+def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None) -> Any:
+    from hpctl.core.targets import parse_targets
+
+    return parse_targets(name or [], resource_group, ids or [], tag or [])
+
+
+@command
+def assess(
+    name: NameOpt = None,
+    resource_group: GroupOpt = None,
+    ids: IdsOpt = None,
+    tag: TagOpt = None,
+    no_wait: NoWaitOpt = False,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+) -> None:
+    """Assess available patches on VMs (one, a group, tagged, or the whole subscription).
+
+    Shows per VM the status, critical+security and other counts, whether a reboot is pending, and the
+    patches found (KB, classification, reboot behaviour). VMs whose image can't hotpatch, or whose patch
+    mode isn't AutomaticByPlatform, are assessed too but flagged.
+
+    Example:
+
+        hpctl assess -g rg-web -n web-01
+
+        hpctl assess -g rg-web --tag env=prod -o table
+    """
+    from hpctl import patching
+    from hpctl.cli.progress import fleet_progress
+
+    spec = _targets(name, resource_group, ids, tag)
+    with fleet_progress(len(spec.vms) or 0, "assess") as done:
+        result = _per_subscription(spec, lambda conn, part: patching.assess(
+            conn, part, wait=not no_wait, max_parallel=max_parallel, on_done=done))
+    _finish(result, columns=ASSESS_COLUMNS, table_view=_assess_table, what="assessment")
+
+
+def _install_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        i = r.get("installation") or {}
+        out.append({**r, "status": i.get("status") or r.get("outcome"), "installed": i.get("installedPatchCount"),
+                    "failedCount": i.get("failedPatchCount"), "pending": i.get("pendingPatchCount"),
+                    "rebootStatus": i.get("rebootStatus"),
+                    "patchList": _patch_list(i.get("patches"), "installationState"),
+                    "flagList": ", ".join(r.get("flags") or []),
+                    "errorMessage": (r.get("error") or i.get("error") or {}).get("message")})
+    return out
+
+
+INSTALL_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
+                   Column("Installed", "installed"), Column("Failed", "failedCount"), Column("Pending", "pending"),
+                   Column("RebootStatus", "rebootStatus"), Column("Flags", "flagList"),
+                   Column("Patches", "patchList"), Column("Error", "errorMessage")]
+
+
+RebootOpt = Annotated[str | None, typer.Option(
+    "--reboot-setting", metavar="SETTING", help="IfRequired, Never or Always (required, as in the API).")]
+ClassificationOpt = Annotated[list[str] | None, typer.Option(
+    "--classification", metavar="NAMES",
+    help="Critical, Security, UpdateRollUp, FeaturePack, ServicePack, Definition, Tools, Updates "
+         "(comma-separated or repeated).")]
+KbIncludeOpt = Annotated[list[str] | None, typer.Option(
+    "--kb-include", metavar="KB", help="KBs to install: KB5031364 or 5031364 (comma-separated or repeated).")]
+KbExcludeOpt = Annotated[list[str] | None, typer.Option("--kb-exclude", metavar="KB", help="KBs never to install.")]
+ExcludeRebootOpt = Annotated[bool, typer.Option(
+    "--exclude-reboot-required", help="Skip KBs that may need a reboot (keep hotpatches only).")]
+MaxPublishDateOpt = Annotated[str | None, typer.Option(
+    "--max-publish-date", metavar="DATE", help="Only patches published on or before this date (2026-06-09).")]
+MaxDurationOpt = Annotated[str, typer.Option(
+    "--max-duration", metavar="DURATION", show_default=False,
+    help="Maintenance window, ISO 8601, PT30M to PT4H (default PT2H).")]
+
+
+@command
+def install(
+    reboot_setting: RebootOpt = None,
+    classification: ClassificationOpt = None,
+    kb_include: KbIncludeOpt = None,
+    kb_exclude: KbExcludeOpt = None,
+    exclude_reboot_required: ExcludeRebootOpt = False,
+    max_publish_date: MaxPublishDateOpt = None,
+    max_duration: MaxDurationOpt = "PT2H",
+    name: NameOpt = None,
+    resource_group: GroupOpt = None,
+    ids: IdsOpt = None,
+    tag: TagOpt = None,
+    no_wait: NoWaitOpt = False,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+) -> None:
+    """Install patches on VMs now (on-demand: Azure does not roll these out availability-first).
+
+    Every value is checked before anything is sent. Lists every VM with its outcome; exits 1 if any failed.
+
+    Example:
+
+        hpctl install -g rg-web --classification Critical,Security --reboot-setting IfRequired
+
+        hpctl install -g rg-web -n web-01 --kb-include KB5087424 --exclude-reboot-required --reboot-setting Never
+    """
+    from hpctl.core.patch_options import build_install_options
+
+    options = build_install_options(
+        classification, kb_include, kb_exclude, exclude_reboot_required, max_publish_date, reboot_setting,
+        max_duration,
+    )
+    spec = _targets(name, resource_group, ids, tag)
+    from hpctl import patching
+    from hpctl.cli.progress import fleet_progress
+
+    with fleet_progress(len(spec.vms) or 0, "install") as done:
+        result = _per_subscription(spec, lambda conn, part: patching.install(
+            conn, part, options.to_wire(), wait=not no_wait, max_parallel=max_parallel, on_done=done))
+    _finish(result, columns=INSTALL_COLUMNS, table_view=_install_table, what="installation")
+
+
+def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        a = r.get("lastAssessment") or {}
+        i = r.get("lastInstallation") or {}
+        out.append({**r, "assessed": a.get("time"), "critical": a.get("criticalAndSecurityPatchCount"),
+                    "other": a.get("otherPatchCount"), "rebootPending": a.get("rebootPending"),
+                    "installed": i.get("time"), "installStatus": i.get("status"),
+                    "flagList": ", ".join(r.get("flags") or []),
+                    "errorMessage": (r.get("error") or {}).get("message")})
+    return out
+
+
+STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Zone", "zone"),
+                  Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode"),
+                  Column("AssessmentMode", "assessmentMode"), Column("OsVersion", "osVersion"),
+                  Column("LastAssessed", "assessed"), Column("Critical+Security", "critical"),
+                  Column("Other", "other"), Column("RebootPending", "rebootPending"),
+                  Column("LastInstall", "installed"), Column("InstallStatus", "installStatus"),
+                  Column("Flags", "flagList"), Column("Error", "errorMessage")]
+
+
+@command
+def status(
+    name: NameOpt = None,
+    resource_group: GroupOpt = None,
+    ids: IdsOpt = None,
+    tag: TagOpt = None,
+    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+) -> None:
+    """Show hotpatch settings and the last assessment and installation of VMs.
+
+    Reads each VM's model (hotpatch, patch mode, assessment mode) and its instance view's patchStatus.
+
+    Example:
+
+        hpctl status -g rg-web -o table
+    """
+    from hpctl import patching
+
+    spec = _targets(name, resource_group, ids, tag)
+    result = _per_subscription(spec, lambda conn, part: patching.status(conn, part, max_parallel=max_parallel))
+    _finish(result, columns=STATUS_COLUMNS, table_view=_status_table, what="status")

@@ -1,0 +1,146 @@
+"""`hpctl sandbox serve` and `hpctl demo`: a local ARM endpoint with a simulated hotpatch fleet."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hpctl.cli.common import command, info
+from hpctl.errors import InputError
+
+app = typer.Typer(help="A local ARM-compatible endpoint to rehearse every command on.", no_args_is_help=True)
+
+
+def _parse_date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--date {text!r} is not a date; use YYYY-MM-DD, e.g. 2026-06-20.") from None
+
+
+@app.command("serve")
+@command
+def serve(
+    fleet: Annotated[int, typer.Option("--fleet", min=0, max=100000, help="How many VMs to seed.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the fleet and fault randomness.")] = 7,
+    sim_date: Annotated[str | None, typer.Option("--date", help="Simulated today (YYYY-MM-DD).")] = None,
+    time_scale: Annotated[float, typer.Option("--time-scale", min=1.0,
+                                              help="600 = a 10-minute assessment takes 1 s.")] = 600.0,
+    faults: Annotated[str, typer.Option("--faults", help="Fault rates, e.g. 429=0.05,500=0.02,503=0.01,"
+                                        "drop=0.01,fail=0.05.")] = "",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")] = 0,
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Where endpoint.json and the CA go "
+                                                   "(default: $HPCTL_SANDBOX_DIR or ~/.hpctl/sandbox).")] = None,
+) -> None:
+    """Serve a local HTTPS endpoint that behaves like Azure Resource Manager, until Ctrl-C.
+
+    Other hpctl commands reach it with --cloud sandbox.
+
+    Example:
+
+        hpctl sandbox serve --fleet 200
+
+        hpctl --cloud sandbox status -g rg-web -o table
+    """
+    from hpctl.edge.clients import sandbox_dir
+    from hpctl.sandbox import SandboxConfig
+    from hpctl.sandbox import serve as serve_forever
+
+    config = SandboxConfig(fleet=fleet, seed=seed, date=_parse_date(sim_date) or date.today(),
+                           time_scale=time_scale, faults=faults, port=port, state_dir=state_dir or sandbox_dir())
+    serve_forever(config)
+
+
+# Each step: the command line a user would type, and the exit code the walkthrough expects.
+DEMO_STEPS: list[tuple[str, str, int]] = [
+    ("The eight images Azure supports hotpatch on", "images list -o table", 0),
+    ("An image that looks right but can't hotpatch",
+     "images check MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition:latest", 2),
+    ("An eligible image", "images check 2025-datacenter-azure-edition-core -o tsv --query sku", 0),
+    ("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table", 0),
+    ("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0),
+    ("Install critical and security patches",
+     "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired -o table",
+     0),
+    ("The group after the install", "--cloud sandbox status -g rg-web -o table", 0),
+]
+
+
+def run_in_process(args: list[str]) -> int:
+    """Run one hpctl command line in this process and return its exit code."""
+    import typer.main
+
+    from hpctl.cli import app as root_app
+
+    try:
+        code = typer.main.get_command(root_app).main(args, prog_name="hpctl", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except Exception as exc:  # click usage errors carry their own exit code
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        return int(getattr(exc, "exit_code", 1))
+    return int(code or 0)
+
+
+@command
+def demo(
+    fleet: Annotated[int, typer.Option("--fleet", min=5, max=2000, help="How many VMs to seed.")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the simulated fleet.")] = 7,
+) -> None:
+    """Walk through the whole hotpatch flow on a built-in sandbox: images, status, assess, install.
+
+    Starts a sandbox on a free port with a temporary state, runs each step as you would type it, and
+    exits 0 when every step behaved as expected. No Azure subscription needed.
+
+    Example:
+
+        hpctl demo
+    """
+    from hpctl.sandbox import Sandbox, SandboxConfig
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hpctl-demo-") as tmp:
+        sandbox = Sandbox(SandboxConfig(fleet=fleet, seed=seed, date=date.today(), time_scale=6000.0,
+                                        state_dir=Path(tmp)))
+        sandbox.start()
+        previous = os.environ.get("HPCTL_SANDBOX_DIR")
+        os.environ["HPCTL_SANDBOX_DIR"] = tmp
+        unexpected: list[str] = []
+        try:
+            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs.\n")
+            for title, line, expected in DEMO_STEPS:
+                info(f"# {title}\n$ hpctl {line}")
+                sys.stdout.flush()
+                code = run_in_process(shlex.split(line))
+                sys.stdout.flush()
+                verdict = "as expected" if code == expected else f"expected {expected}"
+                info(f"(exit {code}, {verdict})\n")
+                if code != expected:
+                    unexpected.append(f"`hpctl {line}` exited {code}")
+        finally:
+            if previous is None:
+                os.environ.pop("HPCTL_SANDBOX_DIR", None)
+            else:
+                os.environ["HPCTL_SANDBOX_DIR"] = previous
+            requests: list[Any] = sandbox.requests()
+            sandbox.stop()
+    info(f"Demo finished in {time.monotonic() - started:.1f} s; the sandbox answered {len(requests)} requests.")
+    if unexpected:
+        raise typer.Exit(_fail(unexpected))
+
+
+def _fail(unexpected: list[str]) -> int:
+    print("ERROR: the demo did not go as expected: " + "; ".join(unexpected), file=sys.stderr)
+    return 1

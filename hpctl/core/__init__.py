@@ -1,0 +1,1 @@
+"""Pure rules of the hotpatch program: no Azure SDK, no CLI."""

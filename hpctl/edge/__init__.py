@@ -1,0 +1,1 @@
+"""The Azure edge: the only hpctl code that imports azure.*."""

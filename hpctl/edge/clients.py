@@ -1,0 +1,172 @@
+"""The client factory: which ARM endpoint, which credential, which subscription (the only sandbox switch)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+
+from hpctl.edge.pacing import PacingPolicy
+from hpctl.errors import AuthError, InputError
+
+log = logging.getLogger(__name__)
+
+# ARM endpoint and token audience per cloud (the names az uses for --cloud).
+ARM_ENDPOINTS = {
+    "AzureCloud": "https://management.azure.com",
+    "AzureUSGovernment": "https://management.usgovcloudapi.net",
+    "AzureChinaCloud": "https://management.chinacloudapi.cn",
+}
+AUTHORITY_HOSTS = {
+    "AzureCloud": "login.microsoftonline.com",
+    "AzureUSGovernment": "login.microsoftonline.us",
+    "AzureChinaCloud": "login.chinacloudapi.cn",
+}
+DEFAULT_POLLING_INTERVAL = 15.0
+
+
+class StaticTokenCredential(TokenCredential):
+    """A credential that hands out one fixed token: for the sandbox, which accepts any bearer token."""
+
+    def __init__(self, token: str = "sandbox-token") -> None:
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+def default_credential(cloud: str) -> TokenCredential:
+    """DefaultAzureCredential for a real cloud: environment, workload identity (GitHub OIDC),
+    managed identity, Azure CLI login…  Tests replace this function to replay cassettes offline."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(authority=AUTHORITY_HOSTS[cloud])
+
+
+def sandbox_dir() -> Path:
+    return Path(os.environ.get("HPCTL_SANDBOX_DIR") or Path.home() / ".hpctl" / "sandbox")
+
+
+def read_sandbox_endpoint() -> dict[str, Any]:
+    """The endpoint a running `hpctl sandbox serve` (or `hpctl demo`) wrote to its state directory."""
+    path = sandbox_dir() / "endpoint.json"
+    try:
+        endpoint = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"--cloud sandbox: no sandbox is running ({path} does not exist).",
+            hint="Start one with `hpctl sandbox serve` in another terminal, or set HPCTL_SANDBOX_DIR.",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--cloud sandbox: {path} is unreadable ({exc}); restart `hpctl sandbox serve`.") from None
+    for key in ("url", "ca_file", "subscription_id"):
+        if key not in endpoint:
+            raise InputError(f"--cloud sandbox: {path} has no {key!r}; restart `hpctl sandbox serve`.")
+    return endpoint
+
+
+@dataclass
+class Connection:
+    """Everything needed to build SDK clients for one subscription of one cloud."""
+
+    cloud: str
+    subscription_id: str
+    base_url: str
+    credential: TokenCredential
+    connection_verify: str | bool = True
+    polling_interval: float = DEFAULT_POLLING_INTERVAL
+    pacing: PacingPolicy = field(default_factory=PacingPolicy)
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "credential_scopes": [self.base_url.rstrip("/") + "/.default"],
+            "connection_verify": self.connection_verify,
+            "polling_interval": self.polling_interval,
+            # azure-core retries 408/429/5xx with back-off honouring Retry-After; the pacing policy
+            # slows writes before Compute's guest-patch budgets run out instead of after.
+            "per_retry_policies": [self.pacing],
+        }
+
+    @cached_property
+    def compute(self) -> Any:
+        from azure.mgmt.compute import ComputeManagementClient
+
+        return ComputeManagementClient(self.credential, self.subscription_id, **self._client_kwargs())
+
+    @cached_property
+    def resources(self) -> Any:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        return ResourceManagementClient(self.credential, self.subscription_id, **self._client_kwargs())
+
+    @cached_property
+    def deployments(self) -> Any:
+        from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+        return DeploymentsMgmtClient(self.credential, self.subscription_id, **self._client_kwargs())
+
+    @cached_property
+    def graph(self) -> Any:
+        from azure.mgmt.resourcegraph import ResourceGraphClient
+
+        return ResourceGraphClient(self.credential, **self._client_kwargs())
+
+
+# Replaceable in tests (like devtools_testutils' fake credential); real runs use default_credential.
+credential_factory: Callable[[str], TokenCredential] = default_credential
+
+
+def _polling_interval(default: float) -> float:
+    raw = os.environ.get("HPCTL_POLLING_INTERVAL")
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"HPCTL_POLLING_INTERVAL={raw!r} is not a number of seconds; e.g. 10.") from None
+    if value < 0:
+        raise InputError(f"HPCTL_POLLING_INTERVAL={raw!r} is negative; use 0 or more seconds.")
+    return value
+
+
+def connect(cloud: str, subscription: str | None) -> Connection:
+    """Build the connection for `--cloud` and `--subscription` (or $AZURE_SUBSCRIPTION_ID)."""
+    if cloud == "sandbox":
+        endpoint = read_sandbox_endpoint()
+        return Connection(
+            cloud=cloud,
+            subscription_id=subscription or endpoint["subscription_id"],
+            base_url=endpoint["url"],
+            credential=StaticTokenCredential(),
+            connection_verify=endpoint["ca_file"],
+            polling_interval=_polling_interval(0.2),
+        )
+    if cloud not in ARM_ENDPOINTS:
+        raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(ARM_ENDPOINTS)}.")
+    if not subscription:
+        raise InputError(
+            "No subscription given: pass -s/--subscription SUBSCRIPTION_ID or set AZURE_SUBSCRIPTION_ID.",
+            hint="`az account show --query id -o tsv` prints the one your Azure CLI login uses.",
+        )
+    try:
+        credential = credential_factory(cloud)
+    except Exception as exc:  # noqa: BLE001 - azure-identity raises many kinds here
+        raise AuthError(f"Could not set up Azure credentials: {exc}",
+                        hint="Run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID and a secret, "
+                             "certificate or federated token.") from exc
+    return Connection(
+        cloud=cloud,
+        subscription_id=subscription,
+        base_url=ARM_ENDPOINTS[cloud],
+        credential=credential,
+        polling_interval=_polling_interval(DEFAULT_POLLING_INTERVAL),
+    )

@@ -1,0 +1,125 @@
+"""The one mapping from Azure SDK exceptions to hpctl errors (and so to exit codes and fixes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+
+from hpctl.errors import AuthError, AzureOperationError, HpctlError, NotFoundError
+
+# Known Azure error texts → what the user should do about them (reference/anchors.md §6).
+_FIXES: list[tuple[str, str]] = [
+    ("BypassPlatformSafetyChecksOnUserSchedule",
+     "Hotpatch needs Azure's safety checks: set bypassPlatformSafetyChecksOnUserSchedule to false "
+     "(leave the customer-managed schedule) and retry."),
+    ("provisionVMAgent' must be set to true",
+     "Hotpatch needs the VM agent and AutomaticByPlatform: set provisionVMAgent true and patchMode "
+     "AutomaticByPlatform (hpctl vm enable-hotpatch does this)."),
+    ("PatchSettings must be specified for hotpatch",
+     "This image is hotpatch-capable: give patchSettings (patchMode AutomaticByPlatform, "
+     "enableHotpatching true) and use Compute API 2021-03-01 or newer."),
+    ("enableAutomaticUpdates",
+     "enableAutomaticUpdates can only be set when the VM is created: AutomaticByOS needs it true, "
+     "Manual needs it false; recreate the VM to change it."),
+    ("MissingSubscriptionRegistration",
+     "Register the resource provider: `az provider register --namespace Microsoft.Compute`."),
+    ("not registered",
+     "Register the resource provider or preview feature the message names, then retry."),
+    ("TooManyRequests",
+     "Azure is throttling this subscription; lower --max-parallel or retry after the time Azure gave."),
+    ("VMGuestPatchInternalError",
+     "Azure reported an internal guest-patching error; check the VM agent and Windows Update service "
+     "on the VM (hpctl status), then retry."),
+]
+
+
+def request_id(exc: BaseException) -> str | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return headers.get("x-ms-request-id") or headers.get("x-ms-correlation-request-id")
+    except AttributeError:
+        return None
+
+
+def azure_error_detail(exc: HttpResponseError) -> tuple[str | None, str]:
+    """The (code, message) Azure gave, digging into a failed deployment's details when present."""
+    error: Any = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    message = getattr(error, "message", None) or exc.message or str(exc)
+    # A failed LRO or deployment nests the real error: surface the innermost one.
+    details = getattr(error, "details", None) or []
+    while details:
+        inner = details[0]
+        code = getattr(inner, "code", None) or code
+        message = getattr(inner, "message", None) or message
+        details = getattr(inner, "details", None) or []
+    # Older deployment failures carry the inner ARM error as a JSON string.
+    if isinstance(message, str) and message.lstrip().startswith("{"):
+        try:
+            body = json.loads(message)
+            inner_error = body.get("error", body)
+            code = inner_error.get("code", code)
+            message = inner_error.get("message", message)
+        except ValueError:
+            pass
+    return code, " ".join(str(message).split())
+
+
+def fix_for(text: str) -> str | None:
+    for needle, fix in _FIXES:
+        if needle.lower() in text.lower():
+            return fix
+    return None
+
+
+def translate(exc: BaseException) -> HpctlError | None:
+    """Map an Azure SDK / identity exception to an HpctlError; None if it isn't one we know."""
+    rid = request_id(exc)
+    if isinstance(exc, ClientAuthenticationError):
+        return AuthError(
+            f"Azure authentication failed: {' '.join(str(exc.message or exc).split())[:400]}",
+            hint="Run `az login` (or check AZURE_CLIENT_ID / AZURE_TENANT_ID / the federated token), "
+                 "then retry.",
+            request_id=rid,
+        )
+    if exc.__class__.__name__ == "CredentialUnavailableError":
+        return AuthError(
+            "No Azure credential is available: " + " ".join(str(exc).split())[:300],
+            hint="Run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET "
+                 "(or a federated token file).",
+        )
+    if isinstance(exc, ResourceNotFoundError):
+        code, message = azure_error_detail(exc)
+        return NotFoundError(f"Not found ({code or 404}): {message}",
+                             hint="Check -g/--resource-group, -n/--name and -s/--subscription.", request_id=rid)
+    if isinstance(exc, ResourceExistsError):
+        code, message = azure_error_detail(exc)
+        return AzureOperationError(f"Azure refused ({code or 409}): {message}",
+                                   hint="Another operation is in progress on this resource; wait for it "
+                                        "to finish (hpctl status) and retry.", request_id=rid)
+    if isinstance(exc, HttpResponseError):
+        code, message = azure_error_detail(exc)
+        status = exc.status_code
+        if status == 403 or code in ("AuthorizationFailed", "LinkedAuthorizationFailed"):
+            return AuthError(f"Not authorized ({code or 403}): {message}",
+                             hint="Grant the identity the hpctl operator role "
+                                  "(templates/hpctl-operator.role.json) on the scope.", request_id=rid)
+        label = f"{code or 'Error'}" + (f", HTTP {status}" if status else "")
+        return AzureOperationError(f"Azure operation failed ({label}): {message}",
+                                   hint=fix_for(f"{code} {message}"), request_id=rid)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return AzureOperationError(
+            f"Could not reach Azure: {' '.join(str(exc).split())[:300]}",
+            hint="Check the network (and the proxy settings), then retry.",
+        )
+    return None

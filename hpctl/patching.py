@@ -1,0 +1,200 @@
+"""Assess, install and status across one VM or a fleet: resolve targets, fan out, shape one row each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpctl.core.patch_results import assessment_row, installation_row, patch_status_row
+from hpctl.core.targets import TargetSpec
+from hpctl.core.vm_facts import resource_group_of, vm_facts
+from hpctl.edge import compute
+from hpctl.edge.clients import Connection
+from hpctl.edge.errors import translate
+from hpctl.errors import HpctlError, NotFoundError
+from hpctl.runner import DEFAULT_MAX_PARALLEL, Outcome, run_each
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Target:
+    """One VM to act on: its model when it could be read, else the error reading it gave."""
+
+    resource_group: str
+    name: str
+    vm: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class FleetResult:
+    """Rows for the renderer, plus what the exit code needs to know."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    single_error: HpctlError | None = None
+
+
+def as_error(exc: BaseException) -> HpctlError:
+    return exc if isinstance(exc, HpctlError) else (translate(exc) or HpctlError(f"{type(exc).__name__}: {exc}"))
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    err = as_error(exc)
+    return {"message": err.message, "exitCode": err.exit_code, "hint": err.hint}
+
+
+def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = False,
+                   max_parallel: int = DEFAULT_MAX_PARALLEL) -> list[Target]:
+    """Resolve -n/-g/--ids/--tag (or the whole subscription) to VMs, reading each VM's model."""
+    if spec.vms:
+        refs = list(spec.vms)
+
+        def read(ref: Any) -> dict[str, Any]:
+            return compute.get_vm(conn, ref.resource_group, ref.name, instance_view=instance_view)
+
+        outcomes = run_each(refs, read, max_parallel=max_parallel)
+        targets = [Target(o.target.resource_group, o.target.name, vm=o.value, error=o.error) for o in outcomes]
+        return [t for t in targets if t.vm is None or spec.matches_tags(t.vm.get("tags"))]
+    vms = compute.list_vms(conn, spec.resource_group)
+    vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
+    vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
+    if instance_view:
+        outcomes = run_each(
+            vms,
+            lambda vm: compute.get_vm(conn, resource_group_of(vm["id"]), vm["name"], instance_view=True),
+            max_parallel=max_parallel,
+        )
+        return [Target(resource_group_of(o.target["id"]), o.target["name"], vm=o.value or o.target, error=o.error)
+                for o in outcomes]
+    return [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
+
+
+def _base_row(target: Target) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": target.name, "resourceGroup": target.resource_group}
+    if target.vm:
+        facts = vm_facts(target.vm)
+        row.update({
+            "image": facts.image,
+            "eligible": facts.eligible,
+            "hotpatch": facts.hotpatch,
+            "patchMode": facts.patch_mode,
+            "flags": list(facts.flags),
+        })
+    return row
+
+
+def _fan_out(
+    targets: list[Target],
+    action: Callable[[Target], dict[str, Any]],
+    key: str,
+    *,
+    max_parallel: int,
+    on_done: Callable[[str, bool], None] | None,
+) -> FleetResult:
+    runnable = [t for t in targets if t.error is None]
+
+    def done(outcome: Outcome[Target, dict[str, Any]]) -> None:
+        if on_done is not None:
+            on_done(outcome.target.name, outcome.ok)
+
+    outcomes = {id(o.target): o for o in run_each(runnable, action, max_parallel=max_parallel, on_done=done)}
+    result = FleetResult()
+    for target in targets:
+        row = _base_row(target)
+        outcome = outcomes.get(id(target))
+        error = target.error if outcome is None else outcome.error
+        if error is not None:
+            row.update({"outcome": "Failed", key: None, "error": error_dict(error)})
+            result.failed.append(row)
+            if len(targets) == 1:
+                result.single_error = as_error(error)
+        else:
+            value = outcome.value if outcome else None
+            row.update({"outcome": (value or {}).get("outcome", "Succeeded"), key: (value or {}).get(key),
+                        "error": None})
+            if row[key] and row[key].get("error"):
+                result.failed.append(row)
+        result.rows.append(row)
+    return result
+
+
+def assess(conn: Connection, spec: TargetSpec, *, wait: bool = True, max_parallel: int = DEFAULT_MAX_PARALLEL,
+           on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
+    """assessPatches on every target VM, in parallel; ineligible VMs are assessed too, but flagged."""
+    targets = select_targets(conn, spec, max_parallel=max_parallel)
+    if not targets:
+        raise NotFoundError("No VM matched the targets given.",
+                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+
+    def act(t: Target) -> dict[str, Any]:
+        result = compute.assess_patches(conn, t.resource_group, t.name, wait=wait)
+        if not wait:
+            return {"outcome": "Accepted", "assessment": None}
+        return {"outcome": "Succeeded", "assessment": assessment_row(result)}
+
+    return _fan_out(targets, act, "assessment", max_parallel=max_parallel, on_done=on_done)
+
+
+def install(conn: Connection, spec: TargetSpec, body: dict[str, Any], *, wait: bool = True,
+            max_parallel: int = DEFAULT_MAX_PARALLEL,
+            on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
+    """installPatches with one validated body on every target VM, in parallel."""
+    targets = select_targets(conn, spec, max_parallel=max_parallel)
+    if not targets:
+        raise NotFoundError("No VM matched the targets given.",
+                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+
+    def act(t: Target) -> dict[str, Any]:
+        result = compute.install_patches(conn, t.resource_group, t.name, body, wait=wait)
+        if not wait:
+            return {"outcome": "Accepted", "installation": None}
+        row = installation_row(result)
+        outcome = "Succeeded" if row["status"] in ("Succeeded", "CompletedWithWarnings") else "Failed"
+        return {"outcome": outcome, "installation": row}
+
+    result = _fan_out(targets, act, "installation", max_parallel=max_parallel, on_done=on_done)
+    # An installation that ran but ended Failed is a failed target too.
+    for row in result.rows:
+        if row.get("outcome") == "Failed" and row not in result.failed:
+            result.failed.append(row)
+    return result
+
+
+def status_row(target: Target) -> dict[str, Any]:
+    row = _base_row(target)
+    vm = target.vm or {}
+    facts = vm_facts(vm) if vm else None
+    instance_view = (vm.get("properties") or {}).get("instanceView") or {}
+    row.update({
+        "location": facts.location if facts else None,
+        "zone": ",".join(facts.zones) if facts else None,
+        "assessmentMode": facts.assessment_mode if facts else None,
+        "rebootSetting": facts.reboot_setting if facts else None,
+        "osVersion": instance_view.get("osVersion"),
+    })
+    row.update(patch_status_row(instance_view))
+    return row
+
+
+def status(conn: Connection, spec: TargetSpec, *, max_parallel: int = DEFAULT_MAX_PARALLEL) -> FleetResult:
+    """Patch settings and the last assessment/installation of every target VM (instance view)."""
+    targets = select_targets(conn, spec, instance_view=True, max_parallel=max_parallel)
+    if not targets:
+        raise NotFoundError("No VM matched the targets given.",
+                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+    result = FleetResult()
+    for target in targets:
+        if target.error is not None:
+            row = {"name": target.name, "resourceGroup": target.resource_group, "error": error_dict(target.error)}
+            result.failed.append(row)
+            if len(targets) == 1:
+                result.single_error = as_error(target.error)
+        else:
+            row = status_row(target)
+            row["error"] = None
+        result.rows.append(row)
+    return result

@@ -1,0 +1,78 @@
+"""Every command has help with an example, and the common options work before and after subcommands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import typer.main
+
+from hpctl.cli import app
+
+
+def walk(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from walk(sub, (*path, name))
+
+
+COMMANDS = [(" ".join(p), c) for p, c in walk(typer.main.get_command(app)) if p]
+
+
+@pytest.mark.parametrize("path,command", COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_every_command_has_help(path, command):
+    assert command.help and len(command.help.strip()) > 20, f"hpctl {path} has no help"
+    if not hasattr(command, "commands"):
+        assert "Example" in command.help, f"hpctl {path}'s help has no example"
+
+
+@pytest.mark.parametrize("path", [p for p, c in COMMANDS if not hasattr(c, "commands")])
+def test_every_command_takes_common_options_after_the_subcommand(path, hpctl):
+    result = hpctl(*path.split(), "--help")
+    assert result.exit_code == 0
+    for option in ("--subscription", "--output", "--query", "--cloud", "--debug", "--verbose",
+                   "--only-show-errors"):
+        assert option in result.stdout, f"hpctl {path} lacks {option}"
+
+
+def test_help_imports_no_azure_sdk():
+    code = ("import sys\nfrom hpctl.cli import main\nsys.argv=['hpctl','assess','--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "bad=[m for m in sys.modules if m == 'azure' or m.startswith('azure.')]\n"
+            "print('AZURE:' + ','.join(bad), file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "AZURE:\n" in out.stderr or out.stderr.rstrip().endswith("AZURE:"), out.stderr[-500:]
+
+
+def test_version(hpctl):
+    result = hpctl("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("hpctl ")
+
+
+def test_unknown_output_format_is_rejected_with_exit_2(hpctl):
+    result = hpctl("images", "list", "-o", "xml")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "--output 'xml'" in result.stderr and "json" in result.stderr
+
+
+def test_unknown_cloud_is_rejected_with_exit_2(hpctl):
+    result = hpctl("--cloud", "AzureGermany", "images", "list")
+    assert result.exit_code == 2
+    assert "AzureGermany" in result.stderr and "sandbox" in result.stderr
+
+
+def test_output_option_before_and_after_subcommand(hpctl):
+    before = hpctl("-o", "tsv", "--query", "[0].sku", "images", "list")
+    after = hpctl("images", "list", "-o", "tsv", "--query", "[0].sku")
+    assert before.exit_code == after.exit_code == 0
+    assert before.stdout == after.stdout
+    assert before.stdout.strip().endswith(("core", "hotpatch", "smalldisk", "edition"))
+
+
+def test_invalid_jmespath_exits_2(hpctl):
+    result = hpctl("images", "list", "--query", "[?sku==")
+    assert result.exit_code == 2
+    assert "JMESPath" in result.stderr

@@ -1,0 +1,138 @@
+"""Shared fixtures: cassette configuration, the ARM endpoint for each mode, and the CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.recording import FILTER_REQUEST_HEADERS, ZERO_GUID, before_record_request, before_record_response
+
+ROOT = Path(__file__).resolve().parents[1]
+# The simulated "today" every recording is made on, so cassettes don't depend on the day they're re-recorded.
+SANDBOX_DATE = date(2026, 6, 20)
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("HPCTL_SHARED_DIR")
+    return Path(env) if env else ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    path = shared_dir()
+    if not path.is_dir():
+        pytest.skip(f"shared/ material not found at {path} (set HPCTL_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, Any]:
+    return {
+        "filter_headers": FILTER_REQUEST_HEADERS,
+        "before_record_request": before_record_request,
+        "before_record_response": before_record_response,
+        "decode_compressed_response": True,
+        # Bodies matter: the install body and VM PUT bodies are exactly what hpctl must get right.
+        "match_on": ("method", "scheme", "host", "path", "query", "body"),
+        "record_on_exception": False,
+        "drop_unused_requests": True,
+        # The sandbox the tests start listens on loopback; nothing else may be reached.
+        "allowed_hosts": [r"127\.0\.0\.1", "localhost"],
+    }
+
+
+@pytest.fixture
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    return str(ROOT / "cassettes" / Path(request.node.fspath).stem)
+
+
+def is_live() -> bool:
+    return os.environ.get("HPCTL_LIVE") == "1"
+
+
+class FakeCredential:
+    """Playback credential (as devtools_testutils does): cassettes hold no tokens to match anyway."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("fake-token", 4102444800)
+
+
+@dataclass
+class Arm:
+    """The ARM endpoint a recorded test talks to, whichever mode the suite runs in."""
+
+    mode: str  # "playback", "sandbox" (recording against a sandbox) or "live" (recording against Azure)
+    sandbox: Any = None
+
+    @property
+    def recording(self) -> bool:
+        return self.mode != "playback"
+
+    def arrange(self, fn: Any) -> None:
+        """Set up a server-side condition (fault, failure) — only meaningful while recording on the sandbox."""
+        if self.sandbox is not None:
+            fn(self.sandbox)
+
+
+@pytest.fixture
+def arm(record_mode: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Arm]:
+    """Point hpctl at the right ARM endpoint: cassettes (playback), a fresh sandbox, or real Azure."""
+    for name in ("HPCTL_CLOUD", "AZURE_SUBSCRIPTION_ID", "AZURE_CORE_OUTPUT"):
+        monkeypatch.delenv(name, raising=False)
+    if record_mode == "none":
+        from azure.core.pipeline.policies import RetryPolicy
+
+        import hpctl.edge.clients as clients
+
+        monkeypatch.setattr(clients, "credential_factory", lambda cloud: FakeCredential())
+        # Recorded waits cost nothing in playback: no LRO polling interval, no retry back-off.
+        monkeypatch.setattr(RetryPolicy, "sleep", lambda self, *a, **k: None)
+        monkeypatch.setenv("HPCTL_POLLING_INTERVAL", "0")
+        monkeypatch.setenv("HPCTL_CLOUD", "AzureCloud")
+        monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", ZERO_GUID)
+        yield Arm("playback")
+        return
+    if is_live():
+        monkeypatch.setenv("HPCTL_CLOUD", "AzureCloud")
+        yield Arm("live")
+        return
+    from hpctl.sandbox import Sandbox, SandboxConfig
+
+    sandbox = Sandbox(SandboxConfig(fleet=12, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=tmp_path))
+    sandbox.start()
+    monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
+    monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("HPCTL_POLLING_INTERVAL", "0.05")
+    try:
+        yield Arm("sandbox", sandbox)
+    finally:
+        sandbox.stop()
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Invoke hpctl in-process; stdout and stderr are kept apart, as the conventions ask."""
+    from hpctl.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def hpctl() -> Any:
+    return run_cli

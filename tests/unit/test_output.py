@@ -1,0 +1,74 @@
+"""The one renderer: formats, --query, table views."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import yaml
+
+from hpctl.errors import InputError
+from hpctl.output import Column, render
+
+ROWS = [
+    {"name": "web-01", "status": "Succeeded", "count": 2, "pending": True, "nested": {"a": 1}},
+    {"name": "web-02", "status": "Failed", "count": None, "pending": False, "nested": {"a": 2}},
+]
+
+
+def out(data, fmt, query=None, **kw):
+    stream = io.StringIO()
+    render(data, fmt, query, stream=stream, **kw)
+    return stream.getvalue()
+
+
+def test_json_round_trips():
+    assert json.loads(out(ROWS, "json")) == ROWS
+
+
+def test_yaml_round_trips():
+    assert yaml.safe_load(out(ROWS, "yaml")) == ROWS
+
+
+def test_table_shows_scalar_columns_only():
+    text = out(ROWS, "table")
+    header = text.splitlines()[0]
+    assert header.split() == ["Name", "Status", "Count", "Pending"]
+    assert "web-02  Failed" in text
+    assert "nested" not in text.lower()
+
+
+def test_table_with_columns_and_dotted_paths():
+    text = out(ROWS, "table", columns=[Column("VM", "name"), Column("A", "nested.a")])
+    assert text.splitlines()[2].split() == ["web-01", "1"]
+
+
+def test_tsv_has_no_header_and_tabs():
+    assert out(ROWS, "tsv").splitlines()[0] == "web-01\tSucceeded\t2\ttrue"
+
+
+def test_query_applies_before_format():
+    assert out(ROWS, "tsv", "[?status=='Failed'].name") == "web-02\n"
+    assert json.loads(out(ROWS, "json", "length(@)")) == 2
+
+
+def test_none_prints_nothing():
+    assert out(ROWS, "none") == ""
+
+
+def test_table_view_used_only_without_query():
+    view = lambda rows: [{"only": r["name"]} for r in rows]  # noqa: E731
+    assert out(ROWS, "table", table_view=view).split()[0] == "Only"
+    assert out(ROWS, "table", "[].status", table_view=view).split() == ["Succeeded", "Failed"]
+
+
+@pytest.mark.parametrize("query", ["[?", "foo[", "&&"])
+def test_bad_query_is_input_error(query):
+    with pytest.raises(InputError, match="JMESPath"):
+        out(ROWS, "json", query)
+
+
+def test_unknown_format_is_input_error():
+    with pytest.raises(InputError, match="xml"):
+        out(ROWS, "xml")
