@@ -65,7 +65,7 @@ def check(
     verdict = check_image(image)
     if not verdict.eligible:
         hint = f"Did you mean {verdict.suggestion}?" if verdict.suggestion else None
-        raise InputError(f"{image} can't hotpatch: {verdict.reason}", hint=hint)
+        raise InputError(verdict.reason, hint=hint)
     ref = verdict.image
     row: dict[str, Any] = {
         "image": image,
@@ -79,7 +79,7 @@ def check(
     if location:
         row.update(_regional_check(location, ref))
     s = settings()
-    info(f"{image}: eligible for hotpatch ({verdict.reason})")
+    info(verdict.reason)
     render(row, s.output, s.query)
 
 

@@ -28,7 +28,7 @@ def parse_time(value: Any) -> datetime | None:
         head, dot, rest = text.partition(".")
         if dot:
             # Python <3.11 parses at most 6 fractional digits; keep the offset.
-            digits = "".join(ch for ch in rest if ch.isdigit())
+            digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
             offset = rest[len(digits):]
             text = f"{head}.{digits[:6]}{offset}"
         try:

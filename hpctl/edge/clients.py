@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,9 +85,13 @@ class Connection:
     connection_verify: str | bool = True
     polling_interval: float = DEFAULT_POLLING_INTERVAL
     pacing: PacingPolicy = field(default_factory=PacingPolicy)
+    # An azure-core HttpTransport to use instead of the default (requests); tests replay real traffic with it.
+    transport: Any = None
 
     def _client_kwargs(self) -> dict[str, Any]:
+        extra = {"transport": self.transport} if self.transport is not None else {}
         return {
+            **extra,
             "base_url": self.base_url,
             "credential_scopes": [self.base_url.rstrip("/") + "/.default"],
             "connection_verify": self.connection_verify,
@@ -138,8 +143,22 @@ def _polling_interval(default: float) -> float:
     return value
 
 
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def check_subscription(subscription: str) -> str:
+    if not _GUID.match(subscription.strip()):
+        raise InputError(
+            f"--subscription {subscription!r} is not a subscription id; give its GUID "
+            "(`az account list --query [].id -o tsv` lists yours)."
+        )
+    return subscription.strip().lower()
+
+
 def connect(cloud: str, subscription: str | None) -> Connection:
     """Build the connection for `--cloud` and `--subscription` (or $AZURE_SUBSCRIPTION_ID)."""
+    if subscription:
+        subscription = check_subscription(subscription)
     if cloud == "sandbox":
         endpoint = read_sandbox_endpoint()
         return Connection(

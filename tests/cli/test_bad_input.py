@@ -1,0 +1,83 @@
+"""Bad input to the patching commands: exit 2, one line saying what is wrong and how to fix it, nothing sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SANDBOX_DATE
+
+GOOD_INSTALL = ["install", "-g", "rg-web", "--classification", "Critical,Security", "--reboot-setting", "IfRequired"]
+
+BAD = {
+    "install without reboot setting": (["install", "-g", "rg-web", "--classification", "Security"], "--reboot-setting"),
+    "install unknown reboot setting": ([*GOOD_INSTALL[:-1], "Sometimes"], "--reboot-setting"),
+    "install unknown classification": (["install", "-g", "rg-web", "--classification", "Bogus",
+                                        "--reboot-setting", "Never"], "--classification"),
+    "install nothing selected": (["install", "-g", "rg-web", "--reboot-setting", "Never"], "--classification"),
+    "install malformed kb": ([*GOOD_INSTALL, "--kb-include", "KBabc"], "--kb-include"),
+    "install kb included and excluded": ([*GOOD_INSTALL, "--kb-include", "KB5031364", "--kb-exclude", "5031364"],
+                                         "5031364"),
+    "install duration not iso": ([*GOOD_INSTALL, "--max-duration", "2h"], "--max-duration"),
+    "install duration too long": ([*GOOD_INSTALL, "--max-duration", "PT5H"], "--max-duration"),
+    "install duration too short": ([*GOOD_INSTALL, "--max-duration", "PT5M"], "--max-duration"),
+    "install bad publish date": ([*GOOD_INSTALL, "--max-publish-date", "yesterday"], "--max-publish-date"),
+    "assess name without group": (["assess", "-n", "web-01"], "-g"),
+    "assess ids with group": (["assess", "-g", "rg-web", "--ids",
+                               "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+                               "Microsoft.Compute/virtualMachines/vm"], "--ids"),
+    "assess malformed id": (["assess", "--ids", "/subscriptions/x/vm"], "--ids"),
+    "assess bad tag": (["assess", "--tag", "=prod"], "--tag"),
+    "assess bad subscription": (["assess", "-s", "my-sub", "-g", "rg-web"], "--subscription"),
+    "status bad output": (["status", "-g", "rg-web", "-o", "xml"], "--output"),
+    "status bad query": (["status", "-g", "rg-web", "--query", "[?"], "JMESPath"),
+    "status bad cloud": (["status", "-g", "rg-web", "--cloud", "Mars"], "--cloud"),
+    "status bad group name": (["status", "-g", "rg/web"], "-g"),
+}
+
+
+@pytest.fixture(scope="module")
+def live_sandbox(tmp_path_factory):
+    from hpctl.sandbox import Sandbox, SandboxConfig
+
+    state = tmp_path_factory.mktemp("sandbox")
+    sandbox = Sandbox(SandboxConfig(fleet=8, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
+    sandbox.start()
+    yield sandbox, state
+    sandbox.stop()
+
+
+@pytest.mark.parametrize("args,needle", BAD.values(), ids=BAD.keys())
+def test_bad_input_exits_2_and_sends_nothing(args, needle, live_sandbox, hpctl, monkeypatch):
+    sandbox, state = live_sandbox
+    monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
+    monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(state))
+    before = len(sandbox.requests())
+    result = hpctl(*args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("ERROR: "), result.stderr
+    assert needle in lines[0]
+    assert len(lines) <= 2  # the message, and at most one line saying how to fix it
+    assert len(sandbox.requests()) == before, "a rejected input must send nothing"
+
+
+def test_max_parallel_out_of_range_is_usage_error(hpctl):
+    result = hpctl("assess", "-g", "rg-web", "--max-parallel", "65")
+    assert result.exit_code == 2
+    assert "between 1 and 64" in result.stderr
+
+
+def test_no_sandbox_running_says_how_to_start_one(hpctl, tmp_path, monkeypatch):
+    monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(tmp_path / "none"))
+    result = hpctl("--cloud", "sandbox", "status", "-g", "rg-web")
+    assert result.exit_code == 2
+    assert "hpctl sandbox serve" in result.stderr
+
+
+def test_no_subscription_for_real_azure(hpctl, monkeypatch):
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    monkeypatch.delenv("HPCTL_CLOUD", raising=False)
+    result = hpctl("status", "-g", "rg-web")
+    assert result.exit_code == 2
+    assert "AZURE_SUBSCRIPTION_ID" in result.stderr
