@@ -16,7 +16,7 @@ from tests.recording import FILTER_REQUEST_HEADERS, ZERO_GUID, before_record_req
 
 ROOT = Path(__file__).resolve().parents[1]
 # The simulated "today" every recording is made on, so cassettes don't depend on the day they're re-recorded.
-SANDBOX_DATE = date(2026, 6, 20)
+SANDBOX_DATE = date(2026, 5, 20)
 
 
 def shared_dir() -> Path:
