@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from hpctl.core.calendar import load_calendar
 from hpctl.core.patch_results import assessment_row, installation_row, patch_status_row
 from hpctl.core.targets import TargetSpec
+from hpctl.core.track import track_of
 from hpctl.core.vm_facts import resource_group_of, vm_facts
 from hpctl.edge import compute
 from hpctl.edge.clients import Connection
@@ -164,7 +167,21 @@ def install(conn: Connection, spec: TargetSpec, body: dict[str, Any], *, wait: b
     return result
 
 
-def status_row(target: Target) -> dict[str, Any]:
+def track_row(os_version: str | None, facts: Any, today: date) -> dict[str, Any] | None:
+    """Where the VM stands on the hotpatch track, from the OS build in its instance view."""
+    if facts is None or not facts.eligible:
+        return None
+    track = track_of(os_version, today, load_calendar())
+    return {
+        "state": track.state,
+        "month": track.month,
+        "missing": [r.month for r in track.missing],
+        "nextReboot": track.next_reboot.date.isoformat() if track.next_reboot else None,
+        "detail": track.detail,
+    }
+
+
+def status_row(target: Target, today: date) -> dict[str, Any]:
     row = _base_row(target)
     vm = target.vm or {}
     facts = vm_facts(vm) if vm else None
@@ -175,12 +192,14 @@ def status_row(target: Target) -> dict[str, Any]:
         "assessmentMode": facts.assessment_mode if facts else None,
         "rebootSetting": facts.reboot_setting if facts else None,
         "osVersion": instance_view.get("osVersion"),
+        "track": track_row(instance_view.get("osVersion"), facts, today),
     })
     row.update(patch_status_row(instance_view))
     return row
 
 
-def status(conn: Connection, spec: TargetSpec, *, max_parallel: int = DEFAULT_MAX_PARALLEL) -> FleetResult:
+def status(conn: Connection, spec: TargetSpec, *, today: date,
+           max_parallel: int = DEFAULT_MAX_PARALLEL) -> FleetResult:
     """Patch settings and the last assessment/installation of every target VM (instance view)."""
     targets = select_targets(conn, spec, instance_view=True, max_parallel=max_parallel)
     if not targets:
@@ -194,7 +213,7 @@ def status(conn: Connection, spec: TargetSpec, *, max_parallel: int = DEFAULT_MA
             if len(targets) == 1:
                 result.single_error = as_error(target.error)
         else:
-            row = status_row(target)
+            row = status_row(target, today)
             row["error"] = None
         result.rows.append(row)
     return result

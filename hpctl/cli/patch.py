@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,7 @@ from hpctl.cli.common import (
     command,
     settings,
 )
+from hpctl.errors import InputError
 from hpctl.output import Column, render
 from hpctl.runner import DEFAULT_MAX_PARALLEL
 
@@ -204,6 +206,8 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({**r, "assessed": a.get("time"), "critical": a.get("criticalAndSecurityPatchCount"),
                     "other": a.get("otherPatchCount"), "rebootPending": a.get("rebootPending"),
                     "installed": i.get("time"), "installStatus": i.get("status"),
+                    "trackState": ((r.get("track") or {}).get("state") or "") +
+                    (f" {r['track']['month']}" if (r.get("track") or {}).get("month") else ""),
                     "flagList": ", ".join(r.get("flags") or []),
                     "errorMessage": (r.get("error") or {}).get("message")})
     return out
@@ -212,10 +216,24 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Zone", "zone"),
                   Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode"),
                   Column("AssessmentMode", "assessmentMode"), Column("OsVersion", "osVersion"),
+                  Column("Track", "trackState"),
                   Column("LastAssessed", "assessed"), Column("Critical+Security", "critical"),
                   Column("Other", "other"), Column("RebootPending", "rebootPending"),
                   Column("LastInstall", "installed"), Column("InstallStatus", "installStatus"),
                   Column("Flags", "flagList"), Column("Error", "errorMessage")]
+
+
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", metavar="DATE", help="Judge the hotpatch track as of this day (YYYY-MM-DD; default today).")]
+
+
+def _as_of(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--as-of {text!r} is not a date; use YYYY-MM-DD, e.g. 2026-06-09.") from None
 
 
 @command
@@ -224,11 +242,14 @@ def status(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    as_of: AsOfOpt = None,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
 ) -> None:
-    """Show hotpatch settings and the last assessment and installation of VMs.
+    """Show hotpatch settings, the hotpatch track, and the last assessment and installation of VMs.
 
-    Reads each VM's model (hotpatch, patch mode, assessment mode) and its instance view's patchStatus.
+    Reads each VM's model (hotpatch, patch mode, assessment mode) and its instance view (OS build,
+    patchStatus). The track says whether the build is the current baseline or hotpatch, behind (and
+    missing which releases), or off track (e.g. after an out-of-band cumulative update).
 
     Example:
 
@@ -236,6 +257,8 @@ def status(
     """
     from hpctl import patching
 
+    today = _as_of(as_of)
     spec = _targets(name, resource_group, ids, tag)
-    result = _per_subscription(spec, lambda conn, part: patching.status(conn, part, max_parallel=max_parallel))
+    result = _per_subscription(
+        spec, lambda conn, part: patching.status(conn, part, today=today, max_parallel=max_parallel))
     _finish(result, columns=STATUS_COLUMNS, table_view=_status_table, what="status")

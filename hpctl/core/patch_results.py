@@ -88,7 +88,9 @@ def patch_status_row(instance_view: dict[str, Any] | None) -> dict[str, Any]:
             "otherPatchCount": summary.get("otherPatchCount"),
             "rebootPending": summary.get("rebootPending"),
             "error": _error(summary.get("error")),
-        } if summary else None,
+        }
+        if summary
+        else None,
         "lastInstallation": {
             "time": iso(install.get("lastModifiedTime") or install.get("startTime")),
             "status": install.get("status"),
@@ -97,7 +99,9 @@ def patch_status_row(instance_view: dict[str, Any] | None) -> dict[str, Any]:
             "pendingPatchCount": install.get("pendingPatchCount"),
             "maintenanceWindowExceeded": install.get("maintenanceWindowExceeded"),
             "error": _error(install.get("error")),
-        } if install else None,
+        }
+        if install
+        else None,
         "configurationStatuses": [
             {"code": s.get("code"), "level": s.get("level")} for s in status.get("configurationStatuses") or []
         ],

@@ -29,7 +29,7 @@ def parse_time(value: Any) -> datetime | None:
         if dot:
             # Python <3.11 parses at most 6 fractional digits; keep the offset.
             digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-            offset = rest[len(digits):]
+            offset = rest[len(digits) :]
             text = f"{head}.{digits[:6]}{offset}"
         try:
             dt = datetime.fromisoformat(text)
@@ -85,8 +85,12 @@ def vm_facts(vm: dict[str, Any]) -> VmFacts:
     if publisher and offer and sku:
         image = f"{publisher}:{offer}:{sku}:{image_ref.get('version') or 'latest'}"
     else:
-        image = (image_ref.get("id") or image_ref.get("sharedGalleryImageId")
-                 or image_ref.get("communityGalleryImageId") or "unknown")
+        image = (
+            image_ref.get("id")
+            or image_ref.get("sharedGalleryImageId")
+            or image_ref.get("communityGalleryImageId")
+            or "unknown"
+        )
     win = _get(props, "osProfile", "windowsConfiguration")
     is_windows = win is not None or (_get(props, "storageProfile", "osDisk", "osType") == "Windows")
     win = win or {}

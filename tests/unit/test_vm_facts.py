@@ -7,7 +7,8 @@ import pytest
 from hpctl.core.patch_results import assessment_row, installation_row, patch_status_row
 from hpctl.core.vm_facts import iso, parse_time, resource_group_of, vm_facts
 
-VM_ID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/RG-Web/providers/Microsoft.Compute/virtualMachines/web-01"
+VM_ID = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/RG-Web/providers/"
+         "Microsoft.Compute/virtualMachines/web-01")
 
 
 def vm(sku="2025-datacenter-azure-edition-core", publisher="MicrosoftWindowsServer", patch=None, win=None, **extra):
