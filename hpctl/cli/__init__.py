@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hpctl import __version__
-from hpctl.cli import images, patch, sandbox
+from hpctl.cli import calendar, compliance, images, patch, sandbox, vm, vmss
 from hpctl.cli.common import (
     ROOT_OPTIONS,
     CloudOpt,
@@ -63,9 +63,13 @@ def root(
 
 
 app.add_typer(images.app, name="images")
+app.add_typer(vm.app, name="vm")
+app.add_typer(vmss.app, name="vmss")
 app.command("assess")(patch.assess)
 app.command("install")(patch.install)
 app.command("status")(patch.status)
+app.command("calendar")(calendar.calendar)
+app.command("history")(compliance.history)
 app.add_typer(sandbox.app, name="sandbox")
 app.command("demo")(sandbox.demo)
 

@@ -155,8 +155,11 @@ def check_subscription(subscription: str) -> str:
     return subscription.strip().lower()
 
 
-def connect(cloud: str, subscription: str | None) -> Connection:
-    """Build the connection for `--cloud` and `--subscription` (or $AZURE_SUBSCRIPTION_ID)."""
+def connect(cloud: str, subscription: str | None, *, require_subscription: bool = True) -> Connection:
+    """Build the connection for `--cloud` and `--subscription` (or $AZURE_SUBSCRIPTION_ID).
+
+    Resource Graph reads across subscriptions need none (require_subscription=False).
+    """
     if subscription:
         subscription = check_subscription(subscription)
     if cloud == "sandbox":
@@ -171,7 +174,7 @@ def connect(cloud: str, subscription: str | None) -> Connection:
         )
     if cloud not in ARM_ENDPOINTS:
         raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(ARM_ENDPOINTS)}.")
-    if not subscription:
+    if not subscription and require_subscription:
         raise InputError(
             "No subscription given: pass -s/--subscription SUBSCRIPTION_ID or set AZURE_SUBSCRIPTION_ID.",
             hint="`az account show --query id -o tsv` prints the one your Azure CLI login uses.",
@@ -184,7 +187,7 @@ def connect(cloud: str, subscription: str | None) -> Connection:
                              "certificate or federated token.") from exc
     return Connection(
         cloud=cloud,
-        subscription_id=subscription,
+        subscription_id=subscription or "",
         base_url=ARM_ENDPOINTS[cloud],
         credential=credential,
         polling_interval=_polling_interval(DEFAULT_POLLING_INTERVAL),

@@ -58,3 +58,18 @@ def image_skus(conn: Connection, location: str, publisher: str, offer: str) -> l
 def image_versions(conn: Connection, location: str, publisher: str, offer: str, sku: str) -> list[str]:
     versions = conn.compute.virtual_machine_images.list(location, publisher, offer, sku)
     return [_plain(v).get("name", "") for v in versions]
+
+
+def update_vm(conn: Connection, resource_group: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PATCH a VM (only the given properties change) and wait for Azure to apply it."""
+    return _plain(conn.compute.virtual_machines.begin_update(resource_group, name, body).result())
+
+
+def list_scale_sets(conn: Connection, resource_group: str | None = None) -> list[dict[str, Any]]:
+    ops = conn.compute.virtual_machine_scale_sets
+    pages = ops.list(resource_group) if resource_group else ops.list_all()
+    return [_plain(s) for s in pages]
+
+
+def get_scale_set(conn: Connection, resource_group: str, name: str) -> dict[str, Any]:
+    return _plain(conn.compute.virtual_machine_scale_sets.get(resource_group, name))

@@ -1,0 +1,171 @@
+"""`hpctl vmss`: Flexible scale sets that hotpatch, and a check of existing scale sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hpctl.cli.common import GroupOpt, NoWaitOpt, command, info, settings
+from hpctl.cli.provision_common import (
+    AdminUserOpt,
+    CreateGroupOpt,
+    DryRunOpt,
+    ImageOpt,
+    PasswordFileOpt,
+    RebootSettingOpt,
+    TagsOpt,
+    deploying,
+    generate_and_store,
+    password_from_inputs,
+    render_plan,
+    require_eligible,
+    show_warnings,
+)
+from hpctl.errors import InputError
+from hpctl.output import Column, render
+
+app = typer.Typer(help="Scale sets: Flexible only on hotpatch images.", no_args_is_help=True)
+
+
+@app.command("create")
+@command
+def create(
+    name: Annotated[str, typer.Option("--name", "-n", metavar="VMSS", help="Scale set name.")],
+    image: ImageOpt,
+    resource_group: GroupOpt = None,
+    location: Annotated[str | None, typer.Option("--location", "-l", metavar="LOCATION",
+                                                 help="Region (default: the group's).")] = None,
+    size: Annotated[str | None, typer.Option("--size", metavar="SIZE", show_default=False,
+                                             help="A Gen2-capable size (default Standard_D2s_v5).")] = None,
+    instance_count: Annotated[str, typer.Option("--instance-count", metavar="N", show_default=False,
+                                                help="Instances to create, 0-1000 (default 2).")] = "2",
+    zones: Annotated[list[str] | None, typer.Option("--zones", metavar="ZONE", help="Zones (repeatable).")] = None,
+    orchestration_mode: Annotated[str, typer.Option(
+        "--orchestration-mode", metavar="MODE", show_default=False,
+        help="Flexible (the default, and the only mode hotpatch images support).")] = "Flexible",
+    computer_name_prefix: Annotated[str | None, typer.Option(
+        "--computer-name-prefix", metavar="PREFIX", help="Windows computer name prefix, at most 9 characters.")] = None,
+    admin_username: AdminUserOpt = "hpctladmin",
+    admin_password_file: PasswordFileOpt = None,
+    reboot_setting: RebootSettingOpt = "IfRequired",
+    rdp_from: Annotated[str | None, typer.Option("--rdp-from", metavar="CIDR",
+                                                 help="Allow RDP from this address range only.")] = None,
+    subnet_id: Annotated[str | None, typer.Option("--subnet-id", metavar="ID", help="Existing subnet.")] = None,
+    health_protocol: Annotated[str | None, typer.Option("--health-protocol", metavar="tcp|http|https",
+                                                        help="Application Health probe (default tcp).")] = None,
+    health_port: Annotated[str | None, typer.Option("--health-port", metavar="PORT",
+                                                    help="Probe port (default 3389).")] = None,
+    health_path: Annotated[str | None, typer.Option("--health-path", metavar="PATH",
+                                                    help="Probe path for http/https.")] = None,
+    tags: TagsOpt = None,
+    create_group: CreateGroupOpt = False,
+    dry_run: DryRunOpt = False,
+    no_wait: NoWaitOpt = False,
+) -> None:
+    """Create a Flexible scale set that hotpatches, with the Application Health extension Azure requires.
+
+    Uniform orchestration is refused (exit 2): Azure does not support Uniform scale sets on hotpatch images.
+    Deploys templates/hotpatch-vmss-flex.json.
+
+    Example:
+
+        hpctl vmss create -g rg-api -n api --image 2025-datacenter-azure-edition-core --instance-count 3
+    """
+    from hpctl.core.vm_rules import VmssCreateRequest, validate_vmss_create
+    from hpctl.provisioning import VMSS_TEMPLATE, DeploymentPlan, deployment_name, load_template
+
+    if resource_group is None:
+        raise InputError("vmss create needs -g/--resource-group; add --create-group --location L to make one.")
+    # Uniform is refused before anything else: it is the mistake this command exists to prevent.
+    spec_request = dict(
+        name=name, image=image, resource_group=resource_group, location=location, size=size, zones=zones or [],
+        orchestration_mode=orchestration_mode, instance_count=instance_count,
+        computer_name_prefix=computer_name_prefix, admin_username=admin_username, reboot_setting=reboot_setting,
+        rdp_from=rdp_from, subnet_id=subnet_id, tags=tags or [], health_protocol=health_protocol,
+        health_port=health_port, health_path=health_path,
+    )
+    from hpctl.core.vm_rules import validate_orchestration_mode
+
+    validate_orchestration_mode(orchestration_mode)
+    require_eligible(image)
+    password, source = password_from_inputs(admin_password_file, dry_run=dry_run)
+    spec = validate_vmss_create(VmssCreateRequest(**spec_request, admin_password=password,
+                                                  admin_password_source=source))
+    show_warnings(spec.warnings)
+    s = settings()
+    template = load_template(VMSS_TEMPLATE)
+    if dry_run:
+        plan = DeploymentPlan(resource_group, deployment_name("vmss", spec.name), template,
+                              spec.template_parameters(redact_password=True))
+        render(render_plan(plan), s.output, s.query)
+        return
+    from hpctl import provisioning
+    from hpctl.edge import compute
+    from hpctl.edge.clients import connect
+
+    conn = connect(s.cloud, s.subscription)
+    provisioning.ensure_group(conn, resource_group, spec.location, create_group)
+    secret_path: Path | None = None
+    if password is None:
+        password, secret_path = generate_and_store(resource_group, spec.name, spec.admin_username)
+        info(f"Generated the admin password; it is in {secret_path} (readable only by you).")
+    plan = DeploymentPlan(resource_group, deployment_name("vmss", spec.name), template,
+                          spec.template_parameters(password=password))
+    with deploying(f"scale set {spec.name}"):
+        result = provisioning.deploy_plan(conn, plan, wait=not no_wait)
+    row: dict[str, Any] = {"name": spec.name, "resourceGroup": resource_group, "deployment": result["name"]}
+    if not no_wait:
+        vmss = compute.get_scale_set(conn, resource_group, spec.name)
+        props = vmss.get("properties") or {}
+        profile = props.get("virtualMachineProfile") or {}
+        row.update({
+            "id": vmss.get("id"),
+            "location": vmss.get("location"),
+            "orchestrationMode": props.get("orchestrationMode"),
+            "provisioningState": props.get("provisioningState"),
+            "patchSettings": ((profile.get("osProfile") or {}).get("windowsConfiguration") or {}).get("patchSettings"),
+            "extensions": [e.get("name") for e in (profile.get("extensionProfile") or {}).get("extensions") or []],
+        })
+    if secret_path is not None:
+        row["adminPasswordFile"] = str(secret_path)
+    render(row, s.output, s.query)
+
+
+CHECK_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
+                 Column("Orchestration", "orchestrationMode"), Column("Image", "image"), Column("Status", "status"),
+                 Column("Findings", "findingList")]
+
+
+@app.command("check")
+@command
+def check(
+    resource_group: GroupOpt = None,
+    name: Annotated[str | None, typer.Option("--name", "-n", metavar="VMSS", help="One scale set (needs -g).")] = None,
+) -> None:
+    """Check existing scale sets: Uniform (or no orchestrationMode) on a hotpatch image, Flexible without a
+    health extension, hotpatch off on an eligible image, safety checks bypassed.
+
+    Exits 0 when every scale set is OK; findings are data, so scripts can act on them.
+
+    Example:
+
+        hpctl vmss check
+
+        hpctl vmss check -g rg-api -o table
+    """
+    from hpctl import provisioning
+    from hpctl.edge.clients import connect
+
+    if name and not resource_group:
+        raise InputError("-n/--name needs -g/--resource-group; give -g GROUP -n NAME.")
+    s = settings()
+    conn = connect(s.cloud, s.subscription)
+    rows = provisioning.check_scale_sets(conn, resource_group, name)
+
+    def table(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**r, "findingList": "; ".join(f"{f['ruleId']} {f['message']}" for f in r["findings"])}
+                for r in data]
+
+    render(rows, s.output, s.query, columns=CHECK_COLUMNS, table_view=table)

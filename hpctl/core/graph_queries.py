@@ -1,0 +1,98 @@
+"""The Azure Resource Graph (KQL) queries hpctl sends: fleet reads in a few paged queries, not a call per VM.
+
+They follow Microsoft's published samples for the Update Manager tables (patchassessmentresources,
+patchinstallationresources) and stay within a small KQL subset: where (==, =~, !=, in~, startswith,
+>=, and, or), extend, project, order by, union, tolower(), tostring(), todatetime(), ago().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+VM_TYPE = "microsoft.compute/virtualmachines"
+VMSS_TYPE = "microsoft.compute/virtualmachinescalesets"
+ASSESSMENT_TYPE = "microsoft.compute/virtualmachines/patchassessmentresults"
+INSTALLATION_TYPE = "microsoft.compute/virtualmachines/patchinstallationresults"
+ASSESSMENT_PATCH_TYPE = ASSESSMENT_TYPE + "/softwarepatches"
+INSTALLATION_PATCH_TYPE = INSTALLATION_TYPE + "/softwarepatches"
+
+# ARG returns at most 1000 rows a page.
+PAGE_SIZE = 1000
+
+
+def quote(value: str) -> str:
+    """A KQL string literal (single quotes; backslash and quote escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _scope(resource_group: str | None, vm_ids: Sequence[str], tags: Iterable[tuple[str, str | None]],
+           *, by_prefix: bool) -> list[str]:
+    lines = []
+    if resource_group:
+        lines.append(f"| where resourceGroup =~ {quote(resource_group)}")
+    if vm_ids:
+        if by_prefix:
+            # Child records (patch results) live under the VM's id.
+            terms = " or ".join(f"tolower(id) startswith {quote(v.lower().rstrip('/') + '/')}" for v in vm_ids)
+        else:
+            terms = "tolower(id) in~ (" + ", ".join(quote(v.lower()) for v in vm_ids) + ")"
+        lines.append(f"| where {terms}")
+    for key, value in tags:
+        if value is None:
+            lines.append(f"| where isnotnull(tags[{quote(key)}])")
+        else:
+            lines.append(f"| where tostring(tags[{quote(key)}]) == {quote(value)}")
+    return lines
+
+
+def vms_query(resource_group: str | None = None, vm_ids: Sequence[str] = (),
+              tags: Iterable[tuple[str, str | None]] = ()) -> str:
+    """VMs with their model (image, patch settings) and ARG's instance-view extract (osVersion)."""
+    return "\n".join([
+        "resources",
+        f"| where type =~ {quote(VM_TYPE)}",
+        *_scope(resource_group, vm_ids, tags, by_prefix=False),
+        "| project id, name, type, location, resourceGroup, subscriptionId, tags, zones, properties",
+        "| order by id asc",
+    ])
+
+
+def scale_sets_query(resource_group: str | None = None, tags: Iterable[tuple[str, str | None]] = ()) -> str:
+    return "\n".join([
+        "resources",
+        f"| where type =~ {quote(VMSS_TYPE)}",
+        *_scope(resource_group, (), tags, by_prefix=False),
+        "| project id, name, type, location, resourceGroup, subscriptionId, tags, zones, properties",
+        "| order by id asc",
+    ])
+
+
+def history_query(days: int, resource_group: str | None = None, vm_ids: Sequence[str] = (),
+                  *, patches: bool = False) -> str:
+    """Assessments (ARG keeps the latest, 7 days) and installations (30 days) in one paged query."""
+    types = [ASSESSMENT_TYPE, INSTALLATION_TYPE]
+    if patches:
+        types += [ASSESSMENT_PATCH_TYPE, INSTALLATION_PATCH_TYPE]
+    return "\n".join([
+        "patchassessmentresources",
+        "| union patchinstallationresources",
+        "| where type in~ (" + ", ".join(quote(t) for t in types) + ")",
+        f"| where todatetime(properties.lastModifiedDateTime) >= ago({int(days)}d)",
+        *_scope(resource_group, vm_ids, (), by_prefix=True),
+        "| project id, name, type, resourceGroup, subscriptionId, properties",
+        "| order by id asc",
+    ])
+
+
+def latest_patch_results_query(resource_group: str | None = None, vm_ids: Sequence[str] = ()) -> str:
+    """For the report: each VM's latest assessment with its pending patches, and its installations."""
+    return history_query(30, resource_group, vm_ids, patches=True)
+
+
+def vm_id_of(record_id: str) -> str:
+    """The VM id a patch-result record belongs to (lower case, as ARG compares ids)."""
+    lowered = record_id.lower()
+    for marker in ("/patchassessmentresults/", "/patchinstallationresults/"):
+        if marker in lowered:
+            return lowered.split(marker, 1)[0]
+    return lowered

@@ -1,0 +1,75 @@
+"""Fleet-wide reads through Azure Resource Graph: update history and the facts the report judges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hpctl.core import graph_queries as q
+from hpctl.core.history import timelines
+from hpctl.core.targets import TargetSpec
+from hpctl.edge import resourcegraph
+from hpctl.edge.clients import Connection
+
+
+@dataclass
+class GraphScope:
+    """Which subscriptions (None: all the identity can read) and which VMs inside them."""
+
+    subscriptions: list[str] | None
+    resource_group: str | None
+    vm_ids: list[str]
+    tags: list[tuple[str, str | None]]
+
+
+def scope_of(spec: TargetSpec, subscriptions: Sequence[str] | None) -> GraphScope:
+    vm_ids = [vm.resource_id(vm.subscription or (subscriptions[0] if subscriptions else None))
+              for vm in spec.vms]
+    subs = list(subscriptions) if subscriptions else None
+    if spec.subscriptions:
+        subs = sorted(set(subs or []) | set(spec.subscriptions))
+    return GraphScope(subs, spec.resource_group if not spec.vms else None, vm_ids,
+                      [(t.key, t.value) for t in spec.tag_filters])
+
+
+@dataclass
+class GraphResult:
+    rows: list[dict[str, Any]]
+    pages: int
+
+
+def _run(conn: Connection, kql: str, scope: GraphScope, stats: dict[str, int]) -> list[dict[str, Any]]:
+    rows, pages = resourcegraph.query(conn, kql, scope.subscriptions)
+    stats["queries"] = stats.get("queries", 0) + 1
+    stats["pages"] = stats.get("pages", 0) + pages
+    return rows
+
+
+def tagged_vm_ids(conn: Connection, scope: GraphScope, stats: dict[str, int]) -> list[str]:
+    """Patch records carry no tags: resolve --tag to VM ids first."""
+    rows = _run(conn, q.vms_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats)
+    return [r["id"] for r in rows]
+
+
+def history(conn: Connection, scope: GraphScope, days: int, *, patches: bool = False) -> dict[str, Any]:
+    """Per-VM timelines for the last `days` days (one paged query; two when filtering by tag)."""
+    stats: dict[str, int] = {}
+    vm_ids = scope.vm_ids
+    if scope.tags:
+        vm_ids = tagged_vm_ids(conn, scope, stats)
+        if not vm_ids:
+            return {"vms": [], "stats": stats}
+    records = _run(conn, q.history_query(days, scope.resource_group, vm_ids, patches=patches), scope, stats)
+    return {"vms": timelines(records), "stats": stats}
+
+
+def fleet(conn: Connection, scope: GraphScope) -> dict[str, Any]:
+    """VMs (model + osVersion), scale sets, and patch results in three paged queries."""
+    stats: dict[str, int] = {}
+    vms = _run(conn, q.vms_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats)
+    scale_sets = [] if scope.vm_ids else _run(conn, q.scale_sets_query(scope.resource_group, scope.tags), scope,
+                                              stats)
+    ids = [vm["id"] for vm in vms] if (scope.tags or scope.vm_ids) else []
+    records = _run(conn, q.latest_patch_results_query(scope.resource_group, ids), scope, stats) if vms else []
+    return {"vms": vms, "scaleSets": scale_sets, "records": records, "stats": stats}

@@ -1,0 +1,105 @@
+"""Create hotpatch VMs and Flexible scale sets from the repo's ARM templates, and turn hotpatch on."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from hpctl.core.hotpatch_settings import HotpatchPlan, plan_enable_hotpatch
+from hpctl.core.vm_facts import vm_facts
+from hpctl.edge import compute, deployments
+from hpctl.edge.clients import Connection
+from hpctl.errors import InputError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+VM_TEMPLATE = "hotpatch-vm.json"
+VMSS_TEMPLATE = "hotpatch-vmss-flex.json"
+
+
+def load_template(name: str) -> dict[str, Any]:
+    """A template from templates/ (shipped in the package as hpctl/templates)."""
+    return json.loads(resources.files("hpctl").joinpath("templates", name).read_text())
+
+
+def deployment_name(kind: str, resource: str) -> str:
+    # Deterministic, so re-running the same create re-uses (and overwrites) one deployment record.
+    return f"hpctl-{kind}-{resource}"[:64]
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """What would be sent: the group, the deployment name, the template and its parameters."""
+
+    resource_group: str
+    name: str
+    template: dict[str, Any]
+    parameters: dict[str, Any]
+
+    def redacted(self, secret_names: tuple[str, ...] = ("adminPassword",)) -> dict[str, Any]:
+        params = {k: ({"value": "REDACTED"} if k in secret_names else v) for k, v in self.parameters.items()}
+        return {"resourceGroup": self.resource_group, "name": self.name,
+                "properties": {"mode": "Incremental", "template": self.template, "parameters": params}}
+
+
+def ensure_group(conn: Connection, resource_group: str, location: str | None, create: bool) -> str:
+    """The group's location; creates the group first when asked. Missing group without --create-group → 3."""
+    existing = deployments.resource_group_location(conn, resource_group)
+    if existing is not None:
+        return existing
+    if not create:
+        raise NotFoundError(f"Resource group '{resource_group}' does not exist.",
+                            hint="Create it with --create-group --location LOCATION, or pick an existing group.")
+    if not location:
+        raise InputError(f"--create-group needs --location to create '{resource_group}'; e.g. --location westeurope.")
+    deployments.create_resource_group(conn, resource_group, location)
+    return location
+
+
+def settings_row(vm: dict[str, Any]) -> dict[str, Any]:
+    """A created VM as Azure reports it: where it is, what it runs, its hotpatch settings."""
+    facts = vm_facts(vm)
+    props = vm.get("properties") or {}
+    win = (props.get("osProfile") or {}).get("windowsConfiguration") or {}
+    return {
+        "id": facts.id,
+        "name": facts.name,
+        "resourceGroup": facts.resource_group,
+        "location": facts.location,
+        "zone": ",".join(facts.zones) or None,
+        "size": (props.get("hardwareProfile") or {}).get("vmSize"),
+        "image": facts.image,
+        "eligible": facts.eligible,
+        "provisioningState": props.get("provisioningState"),
+        "provisionVMAgent": win.get("provisionVMAgent"),
+        "patchSettings": win.get("patchSettings"),
+        "securityType": (props.get("securityProfile") or {}).get("securityType"),
+        "flags": list(facts.flags),
+    }
+
+
+def deploy_plan(conn: Connection, plan: DeploymentPlan, *, wait: bool) -> dict[str, Any]:
+    return deployments.deploy(conn, plan.resource_group, plan.name, plan.template, plan.parameters, wait=wait)
+
+
+def create_vm(conn: Connection, plan: DeploymentPlan, vm_name: str, *, wait: bool) -> dict[str, Any]:
+    """Deploy the VM template; then read the VM back so the output is what Azure actually set."""
+    result = deploy_plan(conn, plan, wait=wait)
+    if not wait:
+        return {"name": vm_name, "resourceGroup": plan.resource_group, "deployment": result}
+    vm = compute.get_vm(conn, plan.resource_group, vm_name)
+    return {**settings_row(vm), "deployment": result["name"]}
+
+
+def plan_hotpatch(conn: Connection, resource_group: str, name: str,
+                  reboot_setting: str | None = None) -> tuple[dict[str, Any], HotpatchPlan]:
+    vm = compute.get_vm(conn, resource_group, name)
+    return vm, plan_enable_hotpatch(vm, reboot_setting)
+
+
+def apply_hotpatch(conn: Connection, resource_group: str, plan: HotpatchPlan) -> dict[str, Any]:
+    vm = compute.update_vm(conn, resource_group, plan.name, plan.body)
+    return settings_row(vm)
