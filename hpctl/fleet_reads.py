@@ -12,6 +12,8 @@ from hpctl.core.targets import TargetSpec
 from hpctl.edge import resourcegraph
 from hpctl.edge.clients import Connection
 
+ID_BATCH = 200
+
 
 @dataclass
 class GraphScope:
@@ -70,6 +72,45 @@ def fleet(conn: Connection, scope: GraphScope) -> dict[str, Any]:
     vms = _run(conn, q.vms_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats)
     scale_sets = [] if scope.vm_ids else _run(conn, q.scale_sets_query(scope.resource_group, scope.tags), scope,
                                               stats)
-    ids = [vm["id"] for vm in vms] if (scope.tags or scope.vm_ids) else []
-    records = _run(conn, q.latest_patch_results_query(scope.resource_group, ids), scope, stats) if vms else []
+    records: list[dict[str, Any]] = []
+    if vms and (scope.tags or scope.vm_ids):
+        ids = [vm["id"] for vm in vms]
+        # Keep each KQL text a reasonable size: ids go in batches.
+        for start in range(0, len(ids), ID_BATCH):
+            records += _run(conn, q.latest_patch_results_query(None, ids[start:start + ID_BATCH]), scope, stats)
+    elif vms:
+        records = _run(conn, q.latest_patch_results_query(scope.resource_group), scope, stats)
     return {"vms": vms, "scaleSets": scale_sets, "records": records, "stats": stats}
+
+
+def records_by_vm(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each VM's latest assessment (+ its pending patches) and latest installation, from patch-result rows."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        vm_id = q.vm_id_of(record.get("id", ""))
+        slot = out.setdefault(vm_id, {"assessment": None, "installation": None, "patches": []})
+        kind = (record.get("type") or "").lower()
+        when = str((record.get("properties") or {}).get("lastModifiedDateTime") or "")
+        if kind == q.ASSESSMENT_TYPE:
+            if slot["assessment"] is None or when > slot["_a"]:
+                slot["assessment"], slot["_a"] = record, when
+        elif kind == q.INSTALLATION_TYPE:
+            if slot["installation"] is None or when > slot["_i"]:
+                slot["installation"], slot["_i"] = record, when
+        elif kind == q.ASSESSMENT_PATCH_TYPE:
+            slot["patches"].append(record)
+    return out
+
+
+def compliance_inputs(conn: Connection, scope: GraphScope) -> tuple[list[Any], list[Any], dict[str, int]]:
+    """VmRecords and ScaleSetRecords for the report, from the fleet's Resource Graph reads."""
+    from hpctl.core.compliance import scale_set_record, vm_record
+
+    data = fleet(conn, scope)
+    by_vm = records_by_vm(data["records"])
+    vms = []
+    for vm in data["vms"]:
+        slot = by_vm.get(vm["id"].lower(), {})
+        vms.append(vm_record(vm, assessment=slot.get("assessment"), installation=slot.get("installation"),
+                             patches=slot.get("patches") or ()))
+    return vms, [scale_set_record(s) for s in data["scaleSets"]], data["stats"]

@@ -103,3 +103,29 @@ def plan_hotpatch(conn: Connection, resource_group: str, name: str,
 def apply_hotpatch(conn: Connection, resource_group: str, plan: HotpatchPlan) -> dict[str, Any]:
     vm = compute.update_vm(conn, resource_group, plan.name, plan.body)
     return settings_row(vm)
+
+
+def check_scale_sets(conn: Connection, resource_group: str | None, name: str | None) -> list[dict[str, Any]]:
+    """Each scale set OK or with its findings (Uniform on a hotpatch image, no health extension, ...)."""
+    from datetime import datetime, timezone
+
+    from hpctl.core.calendar import load_calendar
+    from hpctl.core.compliance import evaluate, scale_set_record
+
+    if name:
+        raw = [compute.get_scale_set(conn, resource_group or "", name)]
+    else:
+        raw = compute.list_scale_sets(conn, resource_group)
+    now = datetime.now(timezone.utc)
+    result = evaluate([], [scale_set_record(s) for s in raw], today=now.date(), now=now, calendar=load_calendar())
+    rows = []
+    for res in result.results:
+        rec = res.record
+        rows.append({
+            "name": rec.name, "resourceGroup": rec.resource_group, "id": rec.id,
+            "orchestrationMode": rec.orchestration_mode or "Uniform (not set)", "image": rec.image,
+            "eligible": rec.eligible, "status": "OK" if res.compliant else "FINDINGS",
+            "findings": [{"ruleId": f.rule_id, "severity": f.severity, "message": f.message, "fix": f.fix}
+                         for f in res.findings],
+        })
+    return rows

@@ -70,6 +70,7 @@ app.command("install")(patch.install)
 app.command("status")(patch.status)
 app.command("calendar")(calendar.calendar)
 app.command("history")(compliance.history)
+app.command("report")(compliance.report)
 app.add_typer(sandbox.app, name="sandbox")
 app.command("demo")(sandbox.demo)
 

@@ -92,3 +92,156 @@ def history(
     result = read_history(conn, scope, days, patches=patches)
     s = settings()
     render(result["vms"], s.output, s.query, columns=HISTORY_COLUMNS, table_view=_history_table)
+
+
+REPORT_FORMATS = ("table", "json", "markdown", "junit")
+REPORT_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
+                  Column("Compliant", "compliant"), Column("Worst", "worstSeverity"), Column("Findings", "findings"),
+                  Column("Track", "track"), Column("NextReboot", "nextReboot")]
+
+
+def _write(path: Any, text: str) -> None:
+    from pathlib import Path
+
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    except OSError as exc:
+        raise InputError(f"Can't write {target}: {exc.strerror}; pick a writable path.") from None
+
+
+@command
+def report(
+    name: NameOpt = None,
+    resource_group: GroupOpt = None,
+    ids: IdsOpt = None,
+    tag: TagOpt = None,
+    subscriptions: SubscriptionsOpt = None,
+    all_subscriptions: AllSubscriptionsOpt = False,
+    fmt: Annotated[str | None, typer.Option("--format", metavar="FORMAT", show_default=False,
+                                            help="table, json, markdown or junit (default: -o, else table).")] = None,
+    output_file: Annotated[str | None, typer.Option("--output-file", metavar="FILE",
+                                                    help="Write the --format output here, not to stdout.")] = None,
+    json_file: Annotated[str | None, typer.Option("--json-file", metavar="FILE", help="Also write JSON here.")] = None,
+    markdown_file: Annotated[str | None, typer.Option("--markdown-file", metavar="FILE",
+                                                      help="Also write Markdown here.")] = None,
+    junit_file: Annotated[str | None, typer.Option("--junit-file", metavar="FILE",
+                                                   help="Also write JUnit XML here.")] = None,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", metavar="SEVERITY", help="Exit 5 when a finding is at or above high, medium or low.")] = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", metavar="ID", help="Only these rules.")] = None,
+    skip_rule: Annotated[list[str] | None, typer.Option("--skip-rule", metavar="ID", help="Skip rules.")] = None,
+    config: Annotated[str | None, typer.Option("--config", metavar="FILE",
+                                               help="Thresholds and rule selection (YAML or JSON).")] = None,
+    assessment_max_age: Annotated[int | None, typer.Option(
+        "--assessment-max-age", metavar="DAYS",
+        help="Last assessment older than this is a finding (default 3).")] = None,
+    pending_max_age: Annotated[int | None, typer.Option(
+        "--pending-max-age", metavar="DAYS", help="Critical/security patches pending longer (default 7).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="DATE",
+                                              help="Judge as of this day (default today).")] = None,
+) -> None:
+    """Compliance report: rules with ids and severities, per VM and scale set, from Resource Graph reads.
+
+    A summary first (VMs checked, compliant, findings by severity, next reboot), then each finding with its
+    fix. Markdown fits a GitHub job summary; JUnit makes each VM a test case. Exit 5 only with --fail-on.
+
+    Example:
+
+        hpctl report -g rg-web
+
+        hpctl report --all-subscriptions --format markdown --fail-on high
+    """
+    from dataclasses import replace
+    from datetime import date, datetime, time, timezone
+
+    from hpctl.core import report_formats as formats
+    from hpctl.core.calendar import load_calendar
+    from hpctl.core.compliance import ReportConfig, evaluate, load_report_config, parse_rule_ids, parse_severity
+    from hpctl.errors import NonCompliantError
+    from hpctl.fleet_reads import compliance_inputs
+
+    s = settings()
+    chosen = (fmt or ("table" if s.output in ("table", "tsv") else "json" if s.output in ("json", "jsonc", "yaml")
+                      else "table")).lower()
+    if chosen not in REPORT_FORMATS:
+        raise InputError(f"--format {fmt!r} is not a report format; use one of {', '.join(REPORT_FORMATS)}.")
+    threshold = parse_severity(fail_on) if fail_on else None
+    cfg = load_report_config(config) if config else ReportConfig()
+    overrides: dict[str, Any] = {}
+    if rule:
+        overrides["rules"] = parse_rule_ids(rule, option="--rule")
+    if skip_rule:
+        overrides["skip_rules"] = parse_rule_ids(skip_rule, option="--skip-rule")
+    if assessment_max_age is not None:
+        overrides["assessment_max_age_days"] = assessment_max_age
+    if pending_max_age is not None:
+        overrides["pending_max_age_days"] = pending_max_age
+    if overrides:
+        cfg = replace(cfg, **overrides)
+    if as_of:
+        try:
+            today = date.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD.") from None
+        now = datetime.combine(today, time(23, 59, 59), tzinfo=timezone.utc)
+    else:
+        now = datetime.now(timezone.utc)
+        today = now.date()
+    calendar = load_calendar()
+    conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
+    vms, scale_sets, stats = compliance_inputs(conn, scope)
+    result = evaluate(vms, scale_sets, today=today, now=now, calendar=calendar, config=cfg)
+    document = formats.to_json(result)
+    document["queries"] = stats
+    if json_file:
+        _write(json_file, render_json(document))
+    if markdown_file:
+        _write(markdown_file, formats.to_markdown(result, fail_on=threshold))
+    if junit_file:
+        _write(junit_file, formats.to_junit(result, fail_on=threshold or "low"))
+    if chosen in ("markdown", "junit"):
+        text = (formats.to_markdown(result, fail_on=threshold) if chosen == "markdown"
+                else formats.to_junit(result, fail_on=threshold or "low"))
+        if output_file:
+            _write(output_file, text)
+        else:
+            print(text, end="" if text.endswith("\n") else "\n")
+    elif output_file:
+        _write(output_file, render_json(document) if chosen == "json" else _table_text(result))
+    elif chosen == "json":
+        render(document, "json" if s.output not in ("yaml", "jsonc") else s.output, s.query)
+    else:
+        _summary_to_stderr(result)
+        render(formats.to_table_rows(result), "tsv" if s.output == "tsv" else "table", s.query,
+               columns=REPORT_COLUMNS)
+    if result.exceeds(threshold):
+        worst = result.summary.worst_severity
+        raise NonCompliantError(
+            f"Non-compliant: {result.summary.findings_by_severity.get(worst, 0)} {worst} finding(s) at or above "
+            f"--fail-on {threshold} across {result.summary.non_compliant} resource(s).",
+            hint="Each finding lists its fix; `hpctl report --format markdown` shows them grouped by severity.")
+
+
+def render_json(document: Any) -> str:
+    from hpctl.output import to_json
+
+    return to_json(document)
+
+
+def _table_text(result: Any) -> str:
+    from hpctl.core.report_formats import to_table_rows
+    from hpctl.output import to_table
+
+    return to_table(to_table_rows(result), REPORT_COLUMNS)
+
+
+def _summary_to_stderr(result: Any) -> None:
+    from hpctl.cli.common import info
+
+    s = result.summary
+    counts = ", ".join(f"{n} {sev}" for sev, n in s.findings_by_severity.items() if n)
+    info(f"{s.resources_checked} resources checked ({s.vms_checked} VMs, {s.scale_sets_checked} scale sets): "
+         f"{s.compliant} compliant; findings: {counts or 'none'}; next reboot: "
+         f"{s.next_reboot.isoformat() if s.next_reboot else 'unknown'}")
