@@ -21,6 +21,12 @@ class Column:
     path: str
 
 
+def check_query(query: str | None) -> None:
+    """Reject a malformed --query before anything is sent to Azure."""
+    if query:
+        apply_query(None, query)
+
+
 def apply_query(data: Any, query: str | None) -> Any:
     """Apply a JMESPath --query as az does, before formatting."""
     if not query:

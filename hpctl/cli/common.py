@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from hpctl.errors import EXIT_AZURE_FAILED, HpctlError, InputError
-from hpctl.output import OUTPUT_FORMATS
+from hpctl.output import OUTPUT_FORMATS, check_query
 
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud", "sandbox")
 
@@ -98,6 +98,7 @@ def resolve(root: dict[str, Any], local: dict[str, Any]) -> Settings:
     match = {c.lower(): c for c in CLOUDS}.get(cloud.lower())
     if match is None:
         raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(CLOUDS)}.")
+    check_query(pick("query"))
     return Settings(
         subscription=pick("subscription") or os.environ.get("AZURE_SUBSCRIPTION_ID") or None,
         output=output,

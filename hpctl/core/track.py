@@ -19,7 +19,8 @@ STATES = (CURRENT_BASELINE, ON_HOTPATCH, BEHIND, OFF_TRACK, UNKNOWN)
 
 # Instance views report "10.0.<build>.<UBR>"; registry-style values drop the "10.0.". Windows builds have
 # four or five digits, which keeps Linux versions such as "22.04" or "5.15.0.1051" from matching.
-_BUILD_RE = re.compile(r"^(?:(?:10|6)\.\d{1,2}\.)?(\d{4,5})\.(\d{1,7})$")
+# The instance view writes "10.0.26100.32772"; the spec example writes "Microsoft Windows NT 10.0.14393.0".
+_BUILD_RE = re.compile(r"^(?:Microsoft Windows NT\s+)?(?:(?:10|6)\.\d{1,2}\.)?(\d{4,5})\.(\d{1,7})$", re.IGNORECASE)
 _NO_UBR_RE = re.compile(r"^(?:10|6)\.\d{1,2}\.(\d{4,5})$")
 
 

@@ -268,3 +268,10 @@ def test_out_of_band_update_that_keeps_the_track(tmp_path: Path) -> None:
     assert (later.state, [r.month for r in later.missing]) == ("behind", ["2025-11"])
     # KB5070881 still drops a VM off the track.
     assert track_of("26100.6905", date(2025, 10, 30), cal).state == "off-track"
+
+
+def test_spec_example_os_version_form_is_parsed():
+    from hpctl.core.track import parse_build
+
+    assert parse_build("Microsoft Windows NT 10.0.26100.32772") == ("26100", 32772)
+    assert parse_build("microsoft windows nt 10.0.20348.2227") == ("20348", 2227)
