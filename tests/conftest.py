@@ -83,6 +83,17 @@ class Arm:
             fn(self.sandbox)
 
 
+def _serialise_vcr_recording(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vcrpy loses exchanges recorded from several threads at once (kevin1024/vcrpy#849), so while
+    recording hpctl's fleet runner works on one VM at a time; playback runs in parallel as users do."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import hpctl.runner
+
+    monkeypatch.setattr(hpctl.runner, "ThreadPoolExecutor",
+                        lambda max_workers, **kw: ThreadPoolExecutor(max_workers=1, **kw))
+
+
 @pytest.fixture
 def arm(record_mode: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Arm]:
     """Point hpctl at the right ARM endpoint: cassettes (playback), a fresh sandbox, or real Azure."""
@@ -90,17 +101,20 @@ def arm(record_mode: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         monkeypatch.delenv(name, raising=False)
     if record_mode == "none":
         from azure.core.pipeline.policies import RetryPolicy
+        from azure.core.polling.base_polling import LROBasePolling
 
         import hpctl.edge.clients as clients
 
         monkeypatch.setattr(clients, "credential_factory", lambda cloud: FakeCredential())
         # Recorded waits cost nothing in playback: no LRO polling interval, no retry back-off.
         monkeypatch.setattr(RetryPolicy, "sleep", lambda self, *a, **k: None)
+        monkeypatch.setattr(LROBasePolling, "_delay", lambda self: None)
         monkeypatch.setenv("HPCTL_POLLING_INTERVAL", "0")
         monkeypatch.setenv("HPCTL_CLOUD", "AzureCloud")
         monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", ZERO_GUID)
         yield Arm("playback")
         return
+    _serialise_vcr_recording(monkeypatch)
     if is_live():
         monkeypatch.setenv("HPCTL_CLOUD", "AzureCloud")
         yield Arm("live")

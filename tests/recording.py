@@ -20,9 +20,10 @@ _SECRET_KEYS = ("adminPassword", "password", "access_token", "refresh_token", "c
 _LOGIN_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoftonline.us",
                 "login.chinacloudapi.cn", "169.254.169.254")
 
-# Response headers that change on every run or are not needed to replay.
+# Response headers that change on every run or are not needed to replay. Retry-After stays: azure-core
+# retries a throttled POST only when the 429 carries it (playback skips the wait itself).
 DROP_RESPONSE_HEADERS = {
-    "retry-after", "x-ms-request-id", "x-ms-correlation-request-id", "x-ms-routing-request-id",
+    "x-ms-request-id", "x-ms-correlation-request-id", "x-ms-routing-request-id",
     "set-cookie", "x-ms-served-by", "date", "x-ms-client-request-id", "x-ms-operation-identifier",
     "x-ms-ratelimit-remaining-subscription-reads", "x-ms-ratelimit-remaining-subscription-writes",
     "x-ms-ratelimit-remaining-subscription-global-reads", "x-ms-ratelimit-remaining-subscription-global-writes",

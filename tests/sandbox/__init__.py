@@ -1,0 +1,1 @@
+"""Tests of hpctl.sandbox, the local ARM endpoint."""

@@ -1,0 +1,187 @@
+"""assess, install and status against recorded ARM traffic (recorded on the sandbox, replayed offline)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SANDBOX_DATE
+from tests.recording import ZERO_GUID
+
+pytestmark = pytest.mark.vcr
+AS_OF = SANDBOX_DATE.isoformat()
+
+
+def rows_of(result):
+    assert result.stdout, result.stderr
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def subscription(arm) -> str:
+    return arm.sandbox.subscription_id if arm.sandbox is not None else ZERO_GUID
+
+
+def test_assess_one_vm(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-web", "-n", "web-01")
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    assert list(rows) == ["web-01"]
+    row = rows["web-01"]
+    assert row["outcome"] == "Succeeded" and row["eligible"] is True and row["flags"] == []
+    assessment = row["assessment"]
+    assert assessment["status"] == "Succeeded"
+    assert isinstance(assessment["criticalAndSecurityPatchCount"], int)
+    assert all(p["kbId"] is None or p["kbId"].startswith("KB") for p in assessment["patches"])
+
+
+def test_assess_group_in_parallel_finds_the_missing_hotpatch(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-web", "--max-parallel", "4")
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    assert {"web-01", "web-02", "web-03"} <= set(rows)
+    assert all(r["outcome"] == "Succeeded" for r in rows.values())
+    # web-02 (WS2022) is one release behind: May 2026's hotpatch KB5087424 installs without a reboot.
+    patches = {p["kbId"]: p for p in rows["web-02"]["assessment"]["patches"]}
+    assert patches["KB5087424"]["rebootBehavior"] == "NeverReboots"
+    assert "Security" in patches["KB5087424"]["classifications"]
+
+
+def test_assess_flags_vms_that_cannot_hotpatch(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-legacy")
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    assert "image-not-eligible" in rows["legacy-01"]["flags"]
+    assert "patch-mode-AutomaticByOS" in rows["legacy-01"]["flags"]
+    assert "image-not-eligible" in rows["legacy-02"]["flags"]
+    assert all(r["assessment"]["status"] == "Succeeded" for r in rows.values())
+
+
+def test_install_hotpatch_then_status_shows_the_track(arm, hpctl):
+    result = hpctl("install", "-g", "rg-web", "-n", "web-02", "--kb-include", "KB5087424",
+                   "--exclude-reboot-required", "--reboot-setting", "Never")
+    assert result.exit_code == 0, result.stderr
+    installation = rows_of(result)["web-02"]["installation"]
+    assert installation["status"] == "Succeeded"
+    assert installation["installedPatchCount"] >= 1
+    assert {p["kbId"]: p["installationState"] for p in installation["patches"]}["KB5087424"] == "Installed"
+
+    status = hpctl("status", "-g", "rg-web", "-n", "web-02", "--as-of", AS_OF)
+    assert status.exit_code == 0, status.stderr
+    row = rows_of(status)["web-02"]
+    assert row["osVersion"].endswith("20348.5074")
+    assert row["track"]["state"] == "hotpatch" and row["track"]["month"] == "2026-05"
+    assert row["lastInstallation"]["status"] == "Succeeded"
+
+
+def test_install_group_with_classifications(arm, hpctl):
+    result = hpctl("install", "-g", "rg-web", "--classification", "Critical,Security", "--reboot-setting",
+                   "IfRequired", "--max-duration", "PT3H")
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    assert {"web-01", "web-02", "web-03"} <= set(rows)
+    assert all(r["installation"]["status"] in ("Succeeded", "CompletedWithWarnings") for r in rows.values())
+
+
+def test_status_table_has_a_row_per_vm_and_the_track(arm, hpctl):
+    result = hpctl("status", "-g", "rg-web", "-o", "table", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["Name", "ResourceGroup"] and "Track" in lines[0]
+    assert sum(1 for line in lines[2:] if line.startswith("web-")) >= 3
+
+
+def test_status_by_tag_across_the_subscription(arm, hpctl):
+    result = hpctl("status", "--tag", "env=dev", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    assert "legacy-01" in rows
+    assert "web-01" not in rows
+
+
+def test_assess_by_ids(arm, hpctl):
+    vm_id = (f"/subscriptions/{subscription(arm)}/resourceGroups/rg-app/providers/Microsoft.Compute/"
+             "virtualMachines/app-01")
+    result = hpctl("assess", "--ids", vm_id)
+    assert result.exit_code == 0, result.stderr
+    assert rows_of(result)["app-01"]["assessment"]["status"] == "Succeeded"
+
+
+def test_assess_no_wait_returns_once_accepted(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-web", "-n", "web-01", "--no-wait")
+    assert result.exit_code == 0, result.stderr
+    row = rows_of(result)["web-01"]
+    assert row["outcome"] == "Accepted" and row["assessment"] is None
+
+
+def test_unknown_vm_exits_3(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-web", "-n", "web-99")
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert result.stderr.startswith("ERROR: Not found") and "web-99" in result.stderr
+
+
+def test_unknown_group_exits_3(arm, hpctl):
+    result = hpctl("status", "-g", "rg-nope")
+    assert result.exit_code == 3
+    assert "rg-nope" in result.stderr
+
+
+def test_operation_that_ends_failed_exits_1(arm, hpctl):
+    arm.arrange(lambda sb: sb.fail_next_operation(path_regex=r"web-01/installPatches$",
+                                                  code="VMGuestPatchInternalError",
+                                                  message="An internal execution error occurred. Please retry later."))
+    result = hpctl("install", "-g", "rg-web", "-n", "web-01", "--classification", "Security",
+                   "--reboot-setting", "IfRequired")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "VMGuestPatchInternalError" in result.stderr
+    assert "Windows Update" in result.stderr  # the fix hpctl knows for this error
+
+
+def test_one_failure_never_hides_the_others(arm, hpctl):
+    arm.arrange(lambda sb: sb.fail_next_operation(path_regex=r"web-02/assessPatches$", code="InternalExecutionError",
+                                                  message="Assessment failed on the VM."))
+    result = hpctl("assess", "-g", "rg-web")
+    assert result.exit_code == 1
+    rows = rows_of(result)
+    assert rows["web-02"]["outcome"] == "Failed"
+    assert "InternalExecutionError" in rows["web-02"]["error"]["message"]
+    assert all(r["outcome"] == "Succeeded" for name, r in rows.items() if name != "web-02")
+    assert "1 of" in result.stderr and "web-02" in result.stderr
+
+
+def test_operation_already_in_progress_409(arm, hpctl):
+    arm.arrange(lambda sb: sb.inject(method="POST", path_regex=r"web-01/assessPatches$", status=409, times=1))
+    result = hpctl("assess", "-g", "rg-web", "-n", "web-01")
+    assert result.exit_code == 1
+    assert "409" in result.stderr or "Conflict" in result.stderr or "OperationNotAllowed" in result.stderr
+    assert "in progress" in result.stderr
+
+
+def test_throttled_429_then_success(arm, hpctl):
+    arm.arrange(lambda sb: sb.inject(method="POST", path_regex=r"web-01/assessPatches$", status=429, times=1,
+                                     retry_after=0))
+    result = hpctl("assess", "-g", "rg-web", "-n", "web-01")
+    assert result.exit_code == 0, result.stderr
+    assert rows_of(result)["web-01"]["assessment"]["status"] == "Succeeded"
+
+
+def test_server_error_500_then_success(arm, hpctl):
+    arm.arrange(lambda sb: sb.inject(method="GET", path_regex=r"virtualMachines/web-01$", status=500, times=1))
+    result = hpctl("status", "-g", "rg-web", "-n", "web-01", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    assert rows_of(result)["web-01"]["hotpatch"] is True
+
+
+def test_image_offered_in_region_with_latest_version(arm, hpctl):
+    result = hpctl("images", "check", "2025-datacenter-azure-edition-core", "--location", "eastus")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["offered"] is True and row["latestVersion"].startswith("26100.")
+
+
+def test_image_not_offered_in_region_exits_2(arm, hpctl):
+    result = hpctl("images", "check", "2025-datacenter-azure-edition-core", "--location", "northcentralus")
+    assert result.exit_code == 2
+    assert "not offered in northcentralus" in result.stderr
