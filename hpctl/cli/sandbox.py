@@ -67,13 +67,24 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
     ("An image that looks right but can't hotpatch",
      "images check MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition:latest", 2),
     ("An eligible image", "images check 2025-datacenter-azure-edition-core -o tsv --query sku", 0),
-    ("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table", 0),
+    ("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
     ("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0),
     ("Install critical and security patches",
      "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired -o table",
      0),
-    ("The group after the install", "--cloud sandbox status -g rg-web -o table", 0),
+    ("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
 ]
+
+
+def demo_day() -> date:
+    """A week after the newest release in hpctl's calendar: every build the fleet runs is then a known one."""
+    from datetime import timedelta
+
+    from hpctl.core.calendar import OS_LINES, load_calendar
+
+    calendar = load_calendar()
+    newest = max(r.date for line in OS_LINES for r in calendar.releases(line) if r.known)
+    return min(date.today(), newest + timedelta(days=8))
 
 
 def run_in_process(args: list[str]) -> int:
@@ -111,16 +122,19 @@ def demo(
     from hpctl.sandbox import Sandbox, SandboxConfig
 
     started = time.monotonic()
+    day = demo_day()
     with tempfile.TemporaryDirectory(prefix="hpctl-demo-") as tmp:
-        sandbox = Sandbox(SandboxConfig(fleet=fleet, seed=seed, date=date.today(), time_scale=6000.0,
+        sandbox = Sandbox(SandboxConfig(fleet=fleet, seed=seed, date=day, time_scale=6000.0,
                                         state_dir=Path(tmp)))
         sandbox.start()
         previous = os.environ.get("HPCTL_SANDBOX_DIR")
         os.environ["HPCTL_SANDBOX_DIR"] = tmp
         unexpected: list[str] = []
         try:
-            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs.\n")
-            for title, line, expected in DEMO_STEPS:
+            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} (the "
+                 "latest month hpctl's calendar knows KBs and builds for).\n")
+            for title, template, expected in DEMO_STEPS:
+                line = template.format(day=day.isoformat())
                 info(f"# {title}\n$ hpctl {line}")
                 sys.stdout.flush()
                 code = run_in_process(shlex.split(line))

@@ -1,0 +1,25 @@
+"""`hpctl demo` walks the whole flow on its own sandbox and exits 0 (the README's first command)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from hpctl.cli.sandbox import DEMO_STEPS
+
+
+def test_demo_runs_every_step_as_expected(tmp_path):
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "hpctl", "demo"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for title, _line, expected in DEMO_STEPS:
+        assert f"# {title}" in done.stderr
+    assert done.stderr.count("as expected)") == len(DEMO_STEPS)
+    # What a user should see: the near miss explained, patches found and installed, the track shown.
+    assert "2022-datacenter-azure-edition-hotpatch" in done.stderr
+    assert "NeverReboots" in done.stdout
+    assert "Installed" in done.stdout
+    assert "hotpatch 2026-" in done.stdout
+    # The demo cleans up after itself: no sandbox left registered in the user's state directory.
+    assert not (tmp_path / ".hpctl" / "sandbox" / "endpoint.json").exists()
