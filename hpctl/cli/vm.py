@@ -76,6 +76,8 @@ def create(
 
     if resource_group is None:
         raise InputError("vm create needs -g/--resource-group; add --create-group --location L to make a new one.")
+    if create_group and not location:
+        raise InputError("--create-group needs --location for the new group; e.g. --location westeurope.")
     require_eligible(image)
     password, source = password_from_inputs(admin_password_file, dry_run=dry_run)
     spec = validate_vm_create(VmCreateRequest(

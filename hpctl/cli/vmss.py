@@ -89,6 +89,8 @@ def create(
     from hpctl.core.vm_rules import validate_orchestration_mode
 
     validate_orchestration_mode(orchestration_mode)
+    if create_group and not location:
+        raise InputError("--create-group needs --location for the new group; e.g. --location westeurope.")
     require_eligible(image)
     password, source = password_from_inputs(admin_password_file, dry_run=dry_run)
     spec = validate_vmss_create(VmssCreateRequest(**spec_request, admin_password=password,
