@@ -40,8 +40,13 @@ def calendar(
 
         hpctl calendar --next-reboot --os 2025
     """
-    from hpctl.core.calendar import OS_LINES, load_calendar, normalize_os
+    from hpctl.core.calendar import OS_LINES, load_calendar, normalize_os, parse_month
 
+    if month:
+        try:
+            parse_month(month)
+        except InputError as exc:
+            raise InputError(f"--month {month!r}: {exc.message}", hint=exc.hint) from None
     cal = load_calendar(calendar_file)
     lines = [normalize_os(os)] if os else list(OS_LINES)
     today = _day(as_of)
