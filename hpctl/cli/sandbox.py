@@ -38,6 +38,9 @@ def serve(
                                               help="600 = a 10-minute assessment takes 1 s.")] = 600.0,
     faults: Annotated[str, typer.Option("--faults", help="Fault rates, e.g. 429=0.05,500=0.02,503=0.01,"
                                         "drop=0.01,fail=0.05.")] = "",
+    budget: Annotated[list[str] | None, typer.Option(
+        "--budget", metavar="POLICY=N", help="Override a throttling budget, e.g. VMGuestPatchOperationResource=5 "
+        "or subscription-writes=200 (repeatable).")] = None,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")] = 0,
     state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Where endpoint.json and the CA go "
                                                    "(default: $HPCTL_SANDBOX_DIR or ~/.hpctl/sandbox).")] = None,
@@ -56,9 +59,24 @@ def serve(
     from hpctl.sandbox import SandboxConfig
     from hpctl.sandbox import serve as serve_forever
 
-    config = SandboxConfig(fleet=fleet, seed=seed, date=_parse_date(sim_date) or date.today(),
-                           time_scale=time_scale, faults=faults, port=port, state_dir=state_dir or sandbox_dir())
+    try:
+        config = SandboxConfig(fleet=fleet, seed=seed, date=_parse_date(sim_date) or date.today(),
+                               time_scale=time_scale, faults=faults, port=port, state_dir=state_dir or sandbox_dir(),
+                               budgets=_budgets(budget or []))
+    except ValueError as exc:
+        # The sandbox checks its own settings (it is Azure's side); say which flag to fix.
+        raise InputError(f"sandbox serve: {exc}; see `hpctl sandbox serve --help`.") from None
     serve_forever(config)
+
+
+def _budgets(items: list[str]) -> dict[str, int] | None:
+    budgets: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip().isdigit():
+            raise InputError(f"--budget {item!r} is not POLICY=N; e.g. --budget VMGuestPatchOperationResource=5.")
+        budgets[name.strip()] = int(value)
+    return budgets or None
 
 
 # Each step: the command line a user would type, and the exit code the walkthrough expects.

@@ -13,7 +13,7 @@ def test_demo_runs_every_step_as_expected(tmp_path):
     done = subprocess.run([sys.executable, "-m", "hpctl", "demo"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    for title, _line, expected in DEMO_STEPS:
+    for title, _line, _expected in DEMO_STEPS:
         assert f"# {title}" in done.stderr
     assert done.stderr.count("as expected)") == len(DEMO_STEPS)
     # What a user should see: the near miss explained, patches found and installed, the track shown.
