@@ -312,10 +312,8 @@ def test_role_definition_is_least_privilege() -> None:
     must = {
         "Microsoft.Compute/virtualMachines/read",
         "Microsoft.Compute/virtualMachines/write",
-        "Microsoft.Compute/virtualMachines/instanceView/read",
         "Microsoft.Compute/virtualMachines/assessPatches/action",
         "Microsoft.Compute/virtualMachines/installPatches/action",
-        "Microsoft.Compute/virtualMachines/runCommand/action",
         "Microsoft.Compute/virtualMachineScaleSets/read",
         "Microsoft.Compute/virtualMachineScaleSets/write",
         "Microsoft.Compute/locations/operations/read",
