@@ -109,6 +109,7 @@ def arm(record_mode: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         # Recorded waits cost nothing in playback: no LRO polling interval, no retry back-off.
         monkeypatch.setattr(RetryPolicy, "sleep", lambda self, *a, **k: None)
         monkeypatch.setattr(LROBasePolling, "_delay", lambda self: None)
+        monkeypatch.setattr("hpctl.edge.resourcegraph.pause", lambda seconds: None)
         monkeypatch.setenv("HPCTL_POLLING_INTERVAL", "0")
         monkeypatch.setenv("HPCTL_CLOUD", "AzureCloud")
         monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", ZERO_GUID)
@@ -121,7 +122,7 @@ def arm(record_mode: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         return
     from hpctl.sandbox import Sandbox, SandboxConfig
 
-    sandbox = Sandbox(SandboxConfig(fleet=12, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=tmp_path))
+    sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=tmp_path))
     sandbox.start()
     monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
     monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(tmp_path))

@@ -12,6 +12,7 @@ PASSWORD_PLACEHOLDER = "REDACTED-PASSWORD"
 
 _SUBSCRIPTION = re.compile(r"(/subscriptions/)([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                            r"[0-9a-fA-F]{12})", re.IGNORECASE)
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ESCAPED_SUBSCRIPTION = re.compile(r"(\\/subscriptions\\/)([0-9a-fA-F-]{36})", re.IGNORECASE)
 # The sandbox (or any local endpoint) is recorded as if it were Azure.
 _LOCAL_HOST = re.compile(r"https://(?:127\.0\.0\.1|localhost)(?::\d+)?")
@@ -29,6 +30,7 @@ DROP_RESPONSE_HEADERS = {
     "x-ms-ratelimit-remaining-subscription-global-reads", "x-ms-ratelimit-remaining-subscription-global-writes",
     "x-ms-ratelimit-remaining-resource", "x-ms-request-charge", "x-ms-ratelimit-remaining-tenant-reads",
     "server", "strict-transport-security", "x-content-type-options", "x-cache", "x-msedge-ref",
+    # (x-ms-user-quota-* stay: hpctl waits on them when ARG's per-user quota is spent.)
 }
 FILTER_REQUEST_HEADERS = ["authorization", "x-ms-client-request-id", "x-ms-correlation-request-id",
                           "client-request-id", "x-ms-authorization-auxiliary", "user-agent"]
@@ -41,10 +43,28 @@ def scrub_text(text: str) -> str:
     return _TENANT.sub(lambda m: m.group(1) + ZERO_GUID + m.group(2), text)
 
 
+_ID_KEYS = ("subscriptionId", "tenantId", "subscriptions")
+
+
+def _scrub_value(key: str, value: Any) -> Any:
+    if key in _SECRET_KEYS:
+        if isinstance(value, str):
+            return PASSWORD_PLACEHOLDER
+        if isinstance(value, dict) and isinstance(value.get("value"), str):
+            # A template parameter: {"adminPassword": {"value": "..."}}
+            return {**value, "value": PASSWORD_PLACEHOLDER}
+    if key in _ID_KEYS:
+        # Resource Graph bodies name subscriptions outside any /subscriptions/ path.
+        if isinstance(value, str) and _GUID.fullmatch(value):
+            return ZERO_GUID
+        if isinstance(value, list):
+            return [ZERO_GUID if isinstance(v, str) and _GUID.fullmatch(v) else v for v in value]
+    return _scrub_json_secrets(value)
+
+
 def _scrub_json_secrets(doc: Any) -> Any:
     if isinstance(doc, dict):
-        return {k: (PASSWORD_PLACEHOLDER if k in _SECRET_KEYS and isinstance(v, str) else _scrub_json_secrets(v))
-                for k, v in doc.items()}
+        return {k: _scrub_value(k, v) for k, v in doc.items()}
     if isinstance(doc, list):
         return [_scrub_json_secrets(v) for v in doc]
     return doc

@@ -12,7 +12,9 @@ from tests.recording import PASSWORD_PLACEHOLDER, ZERO_GUID
 
 CASSETTES = sorted((Path(__file__).resolve().parents[1] / "cassettes").rglob("*.yaml"))
 SUBSCRIPTION = re.compile(r"/subscriptions/([0-9a-fA-F-]{36})", re.IGNORECASE)
-ADMIN_PASSWORD = re.compile(r'"adminPassword"\s*:\s*"([^"]*)"')
+ADMIN_PASSWORD = re.compile(r'"adminPassword"\s*:\s*(?:\{\s*"value"\s*:\s*)?"([^"]*)"')
+ID_FIELD = re.compile(r'"(?:subscriptionId|tenantId)"\s*:\s*"([0-9a-fA-F-]{36})"')
+SUBSCRIPTION_LIST = re.compile(r'"subscriptions"\s*:\s*\[([^\]]*)\]')
 
 
 def test_there_are_cassettes():
@@ -30,8 +32,13 @@ def test_cassette_holds_no_secrets(path: Path):
     assert "client_secret=" not in text
     assert "login.microsoftonline.com" not in text, "login traffic was recorded"
     assert "127.0.0.1" not in text and "localhost:" not in text, "the sandbox host was not rewritten"
-    for value in ADMIN_PASSWORD.findall(text.replace('\\"', '"')):
+    unescaped = text.replace('\\"', '"')
+    for value in ADMIN_PASSWORD.findall(unescaped):
         assert value == PASSWORD_PLACEHOLDER, "an admin password leaked"
+    for guid in ID_FIELD.findall(unescaped):
+        assert guid == ZERO_GUID, f"a subscription or tenant id leaked: {guid}"
+    for listed in SUBSCRIPTION_LIST.findall(unescaped):
+        assert set(re.findall(r"[0-9a-fA-F-]{36}", listed)) <= {ZERO_GUID}, f"a subscription id leaked: {listed}"
     for interaction in doc["interactions"]:
         headers = {k.lower() for k in interaction["request"].get("headers", {})}
         assert "authorization" not in headers

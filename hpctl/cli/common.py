@@ -34,6 +34,7 @@ class Settings:
     debug: bool = False
     only_show_errors: bool = False
     cloud: str = "AzureCloud"
+    output_given: bool = False  # -o or $AZURE_CORE_OUTPUT was given (else commands may pick their own default)
 
 
 # Set once per invocation by the wrapper; commands read it through settings().
@@ -91,7 +92,8 @@ def resolve(root: dict[str, Any], local: dict[str, Any]) -> Settings:
             value = root.get(name, value)
         return value
 
-    output = pick("output") or os.environ.get("AZURE_CORE_OUTPUT") or "json"
+    given = pick("output") or os.environ.get("AZURE_CORE_OUTPUT")
+    output = given or "json"
     if output not in OUTPUT_FORMATS:
         raise InputError(f"--output {output!r} is not a format hpctl knows; use one of {', '.join(OUTPUT_FORMATS)}.")
     cloud = pick("cloud") or os.environ.get("HPCTL_CLOUD") or "AzureCloud"
@@ -107,6 +109,7 @@ def resolve(root: dict[str, Any], local: dict[str, Any]) -> Settings:
         debug=bool(pick("debug")),
         only_show_errors=bool(pick("only_show_errors")),
         cloud=match,
+        output_given=bool(given),
     )
 
 

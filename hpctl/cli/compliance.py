@@ -120,7 +120,7 @@ def report(
     subscriptions: SubscriptionsOpt = None,
     all_subscriptions: AllSubscriptionsOpt = False,
     fmt: Annotated[str | None, typer.Option("--format", metavar="FORMAT", show_default=False,
-                                            help="table, json, markdown or junit (default: -o, else table).")] = None,
+                                            help="table (default), json, markdown or junit.")] = None,
     output_file: Annotated[str | None, typer.Option("--output-file", metavar="FILE",
                                                     help="Write the --format output here, not to stdout.")] = None,
     json_file: Annotated[str | None, typer.Option("--json-file", metavar="FILE", help="Also write JSON here.")] = None,
@@ -163,8 +163,13 @@ def report(
     from hpctl.fleet_reads import compliance_inputs
 
     s = settings()
-    chosen = (fmt or ("table" if s.output in ("table", "tsv") else "json" if s.output in ("json", "jsonc", "yaml")
-                      else "table")).lower()
+    # A report is read by people first: table unless --format or -o asks for something else.
+    if fmt:
+        chosen = fmt.lower()
+    elif s.output_given and s.output in ("json", "jsonc", "yaml"):
+        chosen = "json"
+    else:
+        chosen = "table"
     if chosen not in REPORT_FORMATS:
         raise InputError(f"--format {fmt!r} is not a report format; use one of {', '.join(REPORT_FORMATS)}.")
     threshold = parse_severity(fail_on) if fail_on else None
@@ -211,8 +216,8 @@ def report(
     elif output_file:
         _write(output_file, render_json(document) if chosen == "json" else _table_text(result))
     elif chosen == "json":
-        render(document, "json" if s.output not in ("yaml", "jsonc") else s.output, s.query)
-    else:
+        render(document, s.output if s.output in ("yaml", "jsonc", "none") else "json", s.query)
+    elif not (s.output_given and s.output == "none"):
         _summary_to_stderr(result)
         render(formats.to_table_rows(result), "tsv" if s.output == "tsv" else "table", s.query,
                columns=REPORT_COLUMNS)

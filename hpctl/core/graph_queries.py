@@ -67,12 +67,8 @@ def scale_sets_query(resource_group: str | None = None, tags: Iterable[tuple[str
     ])
 
 
-def history_query(days: int, resource_group: str | None = None, vm_ids: Sequence[str] = (),
-                  *, patches: bool = False) -> str:
-    """Assessments (ARG keeps the latest, 7 days) and installations (30 days) in one paged query."""
-    types = [ASSESSMENT_TYPE, INSTALLATION_TYPE]
-    if patches:
-        types += [ASSESSMENT_PATCH_TYPE, INSTALLATION_PATCH_TYPE]
+def _patch_results_query(days: int, types: Sequence[str], resource_group: str | None,
+                         vm_ids: Sequence[str]) -> str:
     return "\n".join([
         "patchassessmentresources",
         "| union patchinstallationresources",
@@ -84,9 +80,20 @@ def history_query(days: int, resource_group: str | None = None, vm_ids: Sequence
     ])
 
 
+def history_query(days: int, resource_group: str | None = None, vm_ids: Sequence[str] = (),
+                  *, patches: bool = False) -> str:
+    """Assessments (ARG keeps the latest, 7 days) and installations (30 days) in one paged query."""
+    types = [ASSESSMENT_TYPE, INSTALLATION_TYPE]
+    if patches:
+        types += [ASSESSMENT_PATCH_TYPE, INSTALLATION_PATCH_TYPE]
+    return _patch_results_query(days, types, resource_group, vm_ids)
+
+
 def latest_patch_results_query(resource_group: str | None = None, vm_ids: Sequence[str] = ()) -> str:
-    """For the report: each VM's latest assessment with its pending patches, and its installations."""
-    return history_query(30, resource_group, vm_ids, patches=True)
+    """For the report: each VM's latest assessment with the patches it found (their age matters), and its
+    installations; the patches of past installations are not needed, so they are not read."""
+    return _patch_results_query(30, [ASSESSMENT_TYPE, INSTALLATION_TYPE, ASSESSMENT_PATCH_TYPE], resource_group,
+                                vm_ids)
 
 
 def vm_id_of(record_id: str) -> str:

@@ -114,7 +114,8 @@ def translate(exc: BaseException) -> HpctlError | None:
             return AuthError(f"Not authorized ({code or 403}): {message}",
                              hint="Grant the identity the hpctl operator role "
                                   "(templates/hpctl-operator.role.json) on the scope.", request_id=rid)
-        label = f"{code or 'Error'}" + (f", HTTP {status}" if status else "")
+        # A long-running operation that ended Failed arrives on a 200 poll: the status says nothing then.
+        label = f"{code or 'Error'}" + (f", HTTP {status}" if status and status >= 400 else "")
         return AzureOperationError(f"Azure operation failed ({label}): {message}",
                                    hint=fix_for(f"{code} {message}"), request_id=rid)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):

@@ -10,10 +10,13 @@ from hpctl.sandbox.armerrors import ArmError
 from hpctl.sandbox.clock import SimClock
 from hpctl.sandbox.compute import Compute, VirtualMachine, stable_vm_id
 from hpctl.sandbox.config import SandboxConfig
+from hpctl.sandbox.deployments import Deployments
 from hpctl.sandbox.ids import GuidStream
 from hpctl.sandbox.images import ImageCatalog
 from hpctl.sandbox.lro import Operations
+from hpctl.sandbox.network import ResourceStore
 from hpctl.sandbox.resources import ResourceGroup, ResourceGroups
+from hpctl.sandbox.scalesets import ScaleSets
 from hpctl.sandbox.vmrules import normalize_vm
 from hpctl.sandbox.world import World
 
@@ -43,6 +46,19 @@ class Backend:
             self.guids,
             config.seed,
         )
+        # Network and other deployed resources, scale sets, template deployments (hpctl.sandbox.deployments).
+        self.network = ResourceStore(self.subscription_id, self.groups, self.images.regions)
+        self.scalesets = ScaleSets(
+            self.subscription_id,
+            self.clock,
+            self.images,
+            self.groups,
+            self.operations,
+            self.guids,
+            self.compute,
+            config.seed,
+        )
+        self.deployments = Deployments(self)
         if config.fleet:
             from hpctl.sandbox.fleet import seed_fleet
 
@@ -52,6 +68,7 @@ class Backend:
         """Finish every operation whose simulated time is up."""
         with self.lock:
             self.operations.settle()
+            self.deployments.settle()  # deployments wait on the operations of the resources they create
 
     # -- arranging a world (tests, fleet seeding) -----------------------------------------------------
 

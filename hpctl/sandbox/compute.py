@@ -527,6 +527,8 @@ class Compute:
             "rebootSetting": request.reboot_setting if request else None,
             "maximumDuration": request.maximum_minutes if request else None,
             "_end": end,
+            # The Patch objects, for Resource Graph's softwarepatches rows (reboot behaviour, publish date).
+            "_outcomes": list(outcomes),
         }
         vm.last_installation = record
         vm.installations.append(record)

@@ -38,6 +38,7 @@ GROUPS = (
 REGIONS = ("eastus", "westus2", "westeurope")
 BASE_CAPACITY = 250  # VMs in the five base groups before rg-batch-NN groups are added
 BATCH_SIZE = 100
+SCALE_SET_FLEET = 20  # fleets this big also get the scale sets of hpctl.sandbox.scalesets.SEEDED
 SIZES = (
     "Standard_D2s_v5",
     "Standard_D4s_v5",
@@ -358,6 +359,10 @@ def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
         )
         _seed_history(backend, vm, spec)
         vms.append(vm)
+    if count >= SCALE_SET_FLEET:
+        from hpctl.sandbox.scalesets import seed_scale_sets
+
+        seed_scale_sets(backend)
     return vms
 
 

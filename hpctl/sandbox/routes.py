@@ -22,7 +22,9 @@ from hpctl.sandbox.armerrors import ArmError, fault_error, subscription_not_foun
 from hpctl.sandbox.backend import Backend
 from hpctl.sandbox.faults import DROP, Fault, Faults
 from hpctl.sandbox.lro import FAILED, Operation
-from hpctl.sandbox.throttle import OPERATION_POLICIES, Throttle, throttled_error
+from hpctl.sandbox.resourcegraph import ResourceGraph
+from hpctl.sandbox.resourceroutes import resource_routes
+from hpctl.sandbox.throttle import GRAPH_OPERATION, OPERATION_POLICIES, Throttle, throttled_error
 
 PAGE_SIZE = 50
 MSG_NO_AUTH = "Authentication failed. The 'Authorization' header is missing."
@@ -145,7 +147,13 @@ class ArmApp:
         vm = "/subscriptions/{sub}/resourcegroups/{rg}/providers/microsoft.compute/virtualmachines/{vm}"
         loc = "/subscriptions/{sub}/providers/microsoft.compute/locations/{loc}"
         images = loc + "/publishers/{pub}/artifacttypes/vmimage/offers/{offer}/skus/{sku}"
+        self.resource_graph = ResourceGraph(self)
         table: list[tuple[str, dict[str, tuple[Handler, str | None]], bool]] = [
+            (
+                "/providers/microsoft.resourcegraph/resources",
+                {"POST": (self.resource_graph.query, GRAPH_OPERATION)},
+                False,
+            ),
             ("/subscriptions", {"GET": (self.list_subscriptions, None)}, False),
             ("/subscriptions/{sub}", {"GET": (self.get_subscription, None)}, False),
             ("/subscriptions/{sub}/resourcegroups", {"GET": (self.list_groups, None)}, False),
@@ -192,6 +200,7 @@ class ArmApp:
             (images + "/versions", {"GET": (self.list_versions, "ListImageVersions")}, True),
             (images + "/versions/{version}", {"GET": (self.get_version, "GetImage")}, True),
         ]
+        table.extend(resource_routes(self))  # deployments, scale sets, network reads (resourceroutes.py)
         self.routes = [Route(_compile(t), methods, compute) for t, methods, compute in table]
 
     # -- pipeline -------------------------------------------------------------------------------------
@@ -263,6 +272,8 @@ class ArmApp:
 
     def _fault_error(self, fault: Fault, operation: str | None) -> ArmError:
         assert isinstance(fault.status, int)
+        if fault.status == 429 and not fault.code and not fault.message and operation == GRAPH_OPERATION:
+            return self.resource_graph.throttled_error(fault.retry_after or 1)  # Resource Graph's own 429
         if fault.status == 429 and not fault.code and not fault.message:
             # A plain injected 429 looks like the route's own Compute throttling.
             policy = OPERATION_POLICIES.get(operation or "", ("HighCostGet30Min",))[-1]

@@ -56,6 +56,11 @@ ARM_BUDGETS: dict[str, tuple[int, float]] = {
     "subscription-global-writes": (3000, 150.0),
     "subscription-global-deletes": (3000, 150.0),
 }
+# Azure Resource Graph's per-user query quota: (queries, window seconds). The documented default is 15 queries
+# per 5-second window (guidance-for-throttled-requests); hpctl.sandbox.resourcegraph enforces it.
+GRAPH_BUDGETS: dict[str, tuple[int, float]] = {"ResourceGraphUserQuota": (15, 5.0)}
+# A Resource Graph query is a POST that reads (Microsoft.ResourceGraph/resources/read): ARM counts it as a read.
+GRAPH_OPERATION = "ResourceGraphQuery"
 _ARM_KIND = {
     "GET": "reads",
     "HEAD": "reads",
@@ -109,6 +114,7 @@ class Throttle:
         self._lock = threading.Lock()
         self._compute = dict(COMPUTE_BUDGETS)
         self._arm = dict(ARM_BUDGETS)
+        self.graph = dict(GRAPH_BUDGETS)
         for name, value in (overrides or {}).items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"budget {name!r} must be a whole number of requests >= 0 (got {value!r})")
@@ -117,8 +123,10 @@ class Throttle:
             elif name in self._arm:
                 capacity, rate = self._arm[name]
                 self._arm[name] = (value, rate * value / capacity if capacity else 0.0)
+            elif name in self.graph:
+                self.graph[name] = (value, self.graph[name][1])
             else:
-                known = ", ".join(sorted([*self._compute, *self._arm]))
+                known = ", ".join(sorted([*self._compute, *self._arm, *self.graph]))
                 raise ValueError(f"unknown budget {name!r}; known budgets: {known}")
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 
@@ -139,7 +147,7 @@ class Throttle:
     def charge(self, method: str, operation: str | None, resource: str | None) -> Charge:
         """Take one request from ARM's bucket for `method` and from the Compute policies of `operation`."""
         now = self._clock()
-        kind = _ARM_KIND.get(method.upper(), "reads")
+        kind = "reads" if operation == GRAPH_OPERATION else _ARM_KIND.get(method.upper(), "reads")
         with self._lock:
             arm = [
                 (f"subscription-{kind}", self._bucket(f"subscription-{kind}", "", now)),

@@ -48,7 +48,7 @@ def test_assess_group_in_parallel_finds_the_missing_hotpatch(arm, hpctl):
 
 
 def test_assess_flags_vms_that_cannot_hotpatch(arm, hpctl):
-    result = hpctl("assess", "-g", "rg-legacy")
+    result = hpctl("assess", "-g", "rg-legacy", "-n", "legacy-01", "-n", "legacy-02")
     assert result.exit_code == 0, result.stderr
     rows = rows_of(result)
     assert "image-not-eligible" in rows["legacy-01"]["flags"]
@@ -125,6 +125,12 @@ def test_unknown_group_exits_3(arm, hpctl):
     result = hpctl("status", "-g", "rg-nope")
     assert result.exit_code == 3
     assert "rg-nope" in result.stderr
+
+
+def test_vm_without_agent_fails_with_azures_reason(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-legacy", "-n", "legacy-04")
+    assert result.exit_code == 1
+    assert "VMAgentStatusCommunicationError" in result.stderr and "HTTP 200" not in result.stderr
 
 
 def test_operation_that_ends_failed_exits_1(arm, hpctl):

@@ -1,0 +1,86 @@
+"""history and report against recorded Resource Graph traffic."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import SANDBOX_DATE
+
+pytestmark = pytest.mark.vcr
+AS_OF = SANDBOX_DATE.isoformat()
+
+
+def test_history_of_a_group_is_a_timeline_per_vm(arm, hpctl):
+    result = hpctl("history", "-g", "rg-data", "--days", "30")
+    assert result.exit_code == 0, result.stderr
+    vms = {vm["vm"]: vm for vm in json.loads(result.stdout)}
+    assert "sql-01" in vms
+    events = vms["sql-01"]["events"]
+    assert [e["time"] for e in events] == sorted((e["time"] for e in events), reverse=True)
+    installs = [e for e in events if e["kind"] == "installation"]
+    assert installs and installs[0]["status"] == "Failed"
+    assert {"kind", "time", "status", "startedBy", "errors"} <= set(installs[0])
+
+
+def test_history_with_patches_and_table_output(arm, hpctl):
+    result = hpctl("history", "-g", "rg-web", "-n", "web-02", "--patches", "-o", "table")
+    assert result.exit_code == 0, result.stderr
+    header = result.stdout.splitlines()[0].split()
+    assert header[:4] == ["VM", "ResourceGroup", "Kind", "Time"]
+    assert "web-02" in result.stdout
+
+
+def test_history_by_tag(arm, hpctl):
+    result = hpctl("history", "--tag", "env=dev", "--days", "7")
+    assert result.exit_code == 0, result.stderr
+    names = {vm["vm"] for vm in json.loads(result.stdout)}
+    assert "web-01" not in names
+
+
+def test_report_json_has_findings_with_rule_ids_and_fixes(arm, hpctl):
+    result = hpctl("report", "--format", "json", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    summary = doc["summary"]
+    assert summary["vmsChecked"] >= 12 and summary["compliant"] < summary["vmsChecked"]
+    findings = {(f["resourceName"], f["ruleId"]) for f in doc["findings"]}
+    assert ("api-01", "HP010") in findings  # off the hotpatch track (KB5070881)
+    assert ("api-02", "HP001") in findings  # eligible image, hotpatch off (and on a customer-managed schedule)
+    assert ("app-02", "HP001") in findings
+    assert ("sql-01", "HP009") in findings  # last installation failed
+    assert ("legacy-01", "HP014") in findings  # ineligible image (info)
+    assert all(f["fix"] for f in doc["findings"])
+    assert doc["queries"]["queries"] <= 4
+
+
+def test_report_fail_on_high_exits_5_and_writes_every_format(arm, hpctl, tmp_path):
+    result = hpctl("report", "-g", "rg-api", "--as-of", AS_OF, "--fail-on", "high",
+                   "--json-file", str(tmp_path / "r.json"), "--markdown-file", str(tmp_path / "r.md"),
+                   "--junit-file", str(tmp_path / "r.xml"))
+    assert result.exit_code == 5
+    assert "Non-compliant" in result.stderr
+    assert "Name" in result.stdout.splitlines()[0]
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["vmsChecked"] >= 2
+    markdown = (tmp_path / "r.md").read_text()
+    assert markdown.startswith("#") and "| " in markdown
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    cases = suite.iter("testcase")
+    assert any(case.find("failure") is not None for case in cases)
+
+
+def test_report_markdown_to_stdout(arm, hpctl):
+    result = hpctl("report", "-g", "rg-web", "--format", "markdown", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("#") and "Next reboot" in result.stdout
+
+
+def test_report_junit_only_selected_rule(arm, hpctl):
+    result = hpctl("report", "-g", "rg-api", "--format", "junit", "--rule", "HP010", "--as-of", AS_OF,
+                   "--fail-on", "medium")
+    assert result.exit_code == 5
+    root = ET.fromstring(result.stdout)
+    failures = [c for c in root.iter("testcase") if c.find("failure") is not None]
+    assert failures and all("HP010" in c.find("failure").get("type", "") for c in failures)

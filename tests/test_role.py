@@ -1,0 +1,103 @@
+"""The operator role grants exactly what hpctl uses: every ARM call in the cassettes, the resources the
+templates deploy, and the Resource Graph tables hpctl reads; nothing more."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from hpctl.core import graph_queries as q
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLE = json.loads((ROOT / "templates" / "hpctl-operator.role.json").read_text())
+VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
+
+# Resource Graph only returns rows the caller may read: the tables hpctl queries need these.
+GRAPH_TABLE_ACTIONS = {
+    q.VM_TYPE: "Microsoft.Compute/virtualMachines/read",
+    q.VMSS_TYPE: "Microsoft.Compute/virtualMachineScaleSets/read",
+    q.ASSESSMENT_TYPE: "Microsoft.Compute/virtualMachines/patchAssessmentResults/latest/read",
+    q.ASSESSMENT_PATCH_TYPE: "Microsoft.Compute/virtualMachines/patchAssessmentResults/latest/softwarePatches/read",
+    q.INSTALLATION_TYPE: "Microsoft.Compute/virtualMachines/patchInstallationResults/read",
+    q.INSTALLATION_PATCH_TYPE: "Microsoft.Compute/virtualMachines/patchInstallationResults/softwarePatches/read",
+}
+
+
+def action_for(method: str, uri: str) -> str:
+    """The RBAC action ARM checks for a request (provider namespace, resource types, then the verb)."""
+    parts = [p for p in urlsplit(uri).path.split("/") if p]
+    lowered = [p.lower() for p in parts]
+    if "providers" not in lowered:
+        # /subscriptions/{sub}/resourcegroups[/{rg}]
+        return f"Microsoft.Resources/subscriptions/resourceGroups/{VERBS[method]}"
+    at = len(lowered) - 1 - lowered[::-1].index("providers")
+    namespace, rest = parts[at + 1], parts[at + 2:]
+    if namespace.lower() == "microsoft.resourcegraph":
+        return "Microsoft.ResourceGraph/resources/read"
+    types = [segment for index, segment in enumerate(rest) if index % 2 == 0]
+    # Image paths carry the artifact type as a name ("vmimage"), which actions leave out.
+    if method == "POST" and len(rest) % 2 == 1:
+        return f"{namespace}/{'/'.join(types)}/action"
+    return f"{namespace}/{'/'.join(types)}/{VERBS[method]}"
+
+
+def cassette_actions() -> set[str]:
+    actions = set()
+    for path in (ROOT / "cassettes").rglob("*.yaml"):
+        for interaction in yaml.safe_load(path.read_text())["interactions"]:
+            request = interaction["request"]
+            actions.add(action_for(request["method"], request["uri"]))
+    return actions
+
+
+def template_actions() -> set[str]:
+    """Deploying a template needs write (and read) on each resource type in it, and join on what a
+    resource attaches: the subnet, the NSG, the NIC, the public IP."""
+    actions: set[str] = set()
+    for name in ("hotpatch-vm.json", "hotpatch-vmss-flex.json"):
+        text = (ROOT / "templates" / name).read_text()
+        for resource in json.loads(text)["resources"]:
+            actions |= {f"{resource['type']}/write", f"{resource['type']}/read"}
+        for joined in ("virtualNetworks/subnets", "networkSecurityGroups", "networkInterfaces",
+                       "publicIPAddresses"):
+            if joined.split("/")[-1] in text:
+                actions.add(f"Microsoft.Network/{joined}/join/action")
+        if "availabilitySet" in text:
+            actions.add("Microsoft.Compute/availabilitySets/read")
+        if "/subnets" in text:
+            actions.add("Microsoft.Network/virtualNetworks/subnets/read")
+    return actions
+
+
+def needed() -> set[str]:
+    return {a.lower() for a in cassette_actions() | template_actions() | set(GRAPH_TABLE_ACTIONS.values())}
+
+
+def test_role_is_well_formed_and_narrow():
+    assert ROLE["IsCustom"] is True and ROLE["AssignableScopes"] == ["/subscriptions/{subscriptionId}"]
+    assert ROLE["DataActions"] == [] and ROLE["NotActions"] == []
+    assert not [a for a in ROLE["Actions"] if "*" in a or a.lower().endswith("/delete")]
+
+
+def test_every_call_hpctl_makes_is_allowed():
+    granted = {a.lower() for a in ROLE["Actions"]}
+    missing = sorted(needed() - granted)
+    assert not missing, f"the role lacks {missing}"
+
+
+def test_the_role_grants_nothing_hpctl_does_not_use():
+    extra = sorted({a.lower() for a in ROLE["Actions"]} - needed())
+    assert not extra, f"the role grants {extra}, which no command uses"
+
+
+def test_action_mapping_examples():
+    vm = "https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v"
+    assert action_for("POST", vm + "/assessPatches") == "Microsoft.Compute/virtualMachines/assessPatches/action"
+    assert action_for("GET", vm + "?$expand=instanceView") == "Microsoft.Compute/virtualMachines/read"
+    assert action_for("GET", "https://management.azure.com/subscriptions/s/providers/Microsoft.Compute/locations/"
+                      "eastus/operations/1?p=2") == "Microsoft.Compute/locations/operations/read"
+    assert action_for("PUT", "https://management.azure.com/subscriptions/s/resourcegroups/rg") == (
+        "Microsoft.Resources/subscriptions/resourceGroups/write")
