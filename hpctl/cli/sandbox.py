@@ -85,12 +85,24 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
     ("An image that looks right but can't hotpatch",
      "images check MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition:latest", 2),
     ("An eligible image", "images check 2025-datacenter-azure-edition-core -o tsv --query sku", 0),
+    ("Create a VM that hotpatches (Trusted Launch, no public IP, a generated password in a 0600 file)",
+     "--cloud sandbox vm create -g rg-web -n web-demo --image 2025-datacenter-azure-edition-core "
+     "--query {{name:name,zone:zone,patchSettings:patchSettings,securityType:securityType}}", 0),
+    ("Refuse to create one from an image that can't hotpatch",
+     "--cloud sandbox vm create -g rg-web -n web-demo2 --image 2022-datacenter-azure-edition", 2),
+    ("Refuse a Uniform scale set on a hotpatch image",
+     "--cloud sandbox vmss create -g rg-api -n api-uniform --image 2025-datacenter-azure-edition-core "
+     "--orchestration-mode Uniform", 2),
+    ("Check the scale sets that already exist", "--cloud sandbox vmss check -o table", 0),
     ("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
     ("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0),
     ("Install critical and security patches",
      "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired -o table",
      0),
     ("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
+    ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
+    ("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",
+     "--cloud sandbox report --as-of {day} --fail-on high", 5),
 ]
 
 
@@ -145,8 +157,10 @@ def demo(
         sandbox = Sandbox(SandboxConfig(fleet=fleet, seed=seed, date=day, time_scale=6000.0,
                                         state_dir=Path(tmp)))
         sandbox.start()
-        previous = os.environ.get("HPCTL_SANDBOX_DIR")
+        saved = {name: os.environ.get(name) for name in ("HPCTL_SANDBOX_DIR", "HPCTL_SECRETS_DIR")}
         os.environ["HPCTL_SANDBOX_DIR"] = tmp
+        # Generated passwords go with the demo's temporary state, not into the user's home.
+        os.environ["HPCTL_SECRETS_DIR"] = str(Path(tmp) / "secrets")
         unexpected: list[str] = []
         try:
             info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} (the "
@@ -162,10 +176,11 @@ def demo(
                 if code != expected:
                     unexpected.append(f"`hpctl {line}` exited {code}")
         finally:
-            if previous is None:
-                os.environ.pop("HPCTL_SANDBOX_DIR", None)
-            else:
-                os.environ["HPCTL_SANDBOX_DIR"] = previous
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
             requests: list[Any] = sandbox.requests()
             sandbox.stop()
     info(f"Demo finished in {time.monotonic() - started:.1f} s; the sandbox answered {len(requests)} requests.")
