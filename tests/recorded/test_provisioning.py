@@ -138,3 +138,16 @@ def test_vmss_check_flags_uniform_and_missing_health_extension(arm, hpctl):
     assert any("HP012" in ids for ids in findings.values()), findings
     assert any("HP013" in ids for ids in findings.values()), findings
     assert any(r["status"] == "OK" for r in rows.values())
+
+
+def test_failed_deployment_shows_the_failing_resources_error(arm, hpctl, password_file):
+    subnet = ("/subscriptions/{sub}/resourceGroups/rg-web/providers/Microsoft.Network/virtualNetworks/vnet-web/"
+              "subnets/missing").format(sub=arm.sandbox.subscription_id if arm.sandbox else
+                                        "00000000-0000-0000-0000-000000000000")
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-54", "--image", "2025-datacenter-azure-edition-core",
+                   "--subnet-id", subnet, "--admin-password-file", password_file)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    first = result.stderr.splitlines()[-2] if "Deploying" in result.stderr else result.stderr.splitlines()[0]
+    # Not just "DeploymentFailed": the Network provider's own reason for the subnet.
+    assert "DeploymentFailed" not in first and "missing" in result.stderr
