@@ -71,6 +71,8 @@ class Spec:
     env: str = "prod"
     size: str = "Standard_D2s_v5"
     extra_tags: dict[str, str] = field(default_factory=dict)
+    # Settings Azure refuses today but older VMs still carry: created valid, then set as found.
+    grandfathered: bool = False
 
 
 # VMs tests can rely on (for fleet >= their position in this list; the first five cover every group, so
@@ -201,6 +203,13 @@ PINNED: tuple[Spec, ...] = (
         zone="3",
         standing="behind1",
     ),
+    # Hotpatch on and the safety-check bypass on: Azure refuses this today, but VMs set up before it did
+    # still carry it (seeded directly, as such a VM would be found).
+    Spec("rg-api", "api-04", f"{WS}:2025-datacenter-azure-edition-core:latest", zone="1", bypass=True,
+         grandfathered=True),
+    # Hotpatch on but the agent reports nothing: no OS build in the instance view, so the track is unknown.
+    Spec("rg-app", "app-04", f"{WS}:2022-datacenter-azure-edition-core:latest", zone="3", agent=False,
+         assessed_days_ago=None, last_install=None, grandfathered=True),
 )
 
 # The random fill: (kind, weight).
@@ -348,8 +357,8 @@ def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
             patch_mode=spec.patch_mode,
             hotpatch=spec.hotpatch,
             assessment_mode=spec.assessment_mode,
-            provision_vm_agent=spec.agent,
-            bypass_platform_safety_checks=spec.bypass,
+            provision_vm_agent=spec.agent or spec.grandfathered,
+            bypass_platform_safety_checks=spec.bypass and not spec.grandfathered,
             zone=spec.zone,
             availability_set=spec.avset,
             tags={"env": spec.env, "app": app, "team": team, **spec.extra_tags},
@@ -357,6 +366,8 @@ def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
             assessed_days_ago=None,
             created_days_ago=120 + len(vms) % 200,
         )
+        if spec.grandfathered:
+            _grandfather(vm, spec)
         _seed_history(backend, vm, spec)
         vms.append(vm)
     if count >= SCALE_SET_FLEET:
@@ -364,6 +375,15 @@ def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
 
         seed_scale_sets(backend)
     return vms
+
+
+def _grandfather(vm: VirtualMachine, spec: Spec) -> None:
+    """Put back the settings PUT would refuse now (the VM predates the rule)."""
+    if spec.bypass:
+        auto = vm.model.patch_settings.setdefault("automaticByPlatformSettings", {})
+        auto["bypassPlatformSafetyChecksOnUserSchedule"] = True
+    if not spec.agent and vm.model.windows is not None:
+        vm.model.windows["provisionVMAgent"] = False
 
 
 def _seed_history(backend: Backend, vm: VirtualMachine, spec: Spec) -> None:
