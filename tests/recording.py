@@ -23,8 +23,9 @@ _LOGIN_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microso
 
 # Response headers that change on every run or are not needed to replay. Retry-After stays: azure-core
 # retries a throttled POST only when the 429 carries it (playback skips the wait itself).
+# x-ms-request-id stays too: --debug shows it, and it is what Azure support asks for.
 DROP_RESPONSE_HEADERS = {
-    "x-ms-request-id", "x-ms-correlation-request-id", "x-ms-routing-request-id",
+    "x-ms-correlation-request-id", "x-ms-routing-request-id",
     "set-cookie", "x-ms-served-by", "date", "x-ms-client-request-id", "x-ms-operation-identifier",
     "x-ms-ratelimit-remaining-subscription-reads", "x-ms-ratelimit-remaining-subscription-writes",
     "x-ms-ratelimit-remaining-subscription-global-reads", "x-ms-ratelimit-remaining-subscription-global-writes",

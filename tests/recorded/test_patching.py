@@ -119,6 +119,7 @@ def test_unknown_vm_exits_3(arm, hpctl):
     assert result.exit_code == 3
     assert result.stdout == ""
     assert result.stderr.startswith("ERROR: Not found") and "web-99" in result.stderr
+    assert "Traceback" not in result.stderr and "Request id" not in result.stderr
 
 
 def test_unknown_group_exits_3(arm, hpctl):
@@ -191,3 +192,10 @@ def test_image_not_offered_in_region_exits_2(arm, hpctl):
     result = hpctl("images", "check", "2025-datacenter-azure-edition-core", "--location", "northcentralus")
     assert result.exit_code == 2
     assert "not offered in northcentralus" in result.stderr
+
+
+def test_debug_adds_the_request_id_and_traceback(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-web", "-n", "web-98", "--debug")
+    assert result.exit_code == 3
+    assert "Request id: " in result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
