@@ -17,8 +17,9 @@ BAD = {
             "type": "Microsoft.Compute/virtualMachineScaleSets", "apiVersion": "2024-07-01", "name": "web",
             "location": "westeurope",
             "properties": {"virtualMachineProfile": {
-                "storageProfile": {"imageReference": {"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
-                                                      "sku": "2022-datacenter-azure-edition-core", "version": "latest"}},
+                "storageProfile": {"imageReference": {
+                    "publisher": "MicrosoftWindowsServer", "offer": "WindowsServer",
+                    "sku": "2022-datacenter-azure-edition-core", "version": "latest"}},
                 "osProfile": {"windowsConfiguration": {"provisionVMAgent": True,
                                                        "patchSettings": {"patchMode": "AutomaticByPlatform",
                                                                          "enableHotpatching": True}}}}},
