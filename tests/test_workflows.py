@@ -4,11 +4,14 @@ Schemas (check-jsonschema's vendored GitHub schemas), actionlint (the actionlint
 action's bash scripts (bash -n, shellcheck), static rules (OIDC-only permissions, no secrets, pinned
 current majors, no expressions inside scripts), and the scripts themselves run step by step as the
 composite runner would, with a stub `hpctl` that records its command lines. Each recorded command
-line is then parsed by hpctl's own Typer command tree.
+line is then parsed by hpctl's own Typer command tree. Last, the same scripts run with the real hpctl
+against a sandbox on 127.0.0.1, with the action's defaults, with every input, and with the inputs the
+workflow's `uses: ./` step gives on a scheduled and on a manual run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.resources
 import importlib.util
 import json
@@ -18,6 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -288,6 +293,21 @@ if args[0] == "report" and code in (0, 5):
 sys.exit(code)
 '''
 
+# The real hpctl of this checkout (what the install step would put in its venv), run as a process of its
+# own exactly as the scripts call it; only the command line and exit code are recorded on the way.
+REAL_HPCTL = r'''#!{python}
+"""hpctl, the real one: run it, record the command line and its exit code, exit with that code."""
+import json, os, subprocess, sys
+
+args = sys.argv[1:]
+env = {{**os.environ, "PYTHONPATH": os.pathsep.join(p for p in ({root!r}, os.environ.get("PYTHONPATH")) if p)}}
+code = subprocess.run([sys.executable, "-m", "hpctl", *args], env=env, check=False).returncode
+seen = {{k: os.environ.get(k) for k in ("AZURE_SUBSCRIPTION_ID", "HPCTL_CLOUD", "AZURE_TOKEN_CREDENTIALS")}}
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": args, "env": seen, "code": code}}) + "\n")
+sys.exit(code)
+'''
+
 STUB_AZ = f'''#!/usr/bin/env bash
 echo "az $*" >> "$STUB_AZ_LOG"
 case "$1 $2" in
@@ -370,7 +390,7 @@ class Runner:
     """Just enough of the composite-action runner: step env expressions, `if:`, GITHUB_OUTPUT, failure."""
 
     def __init__(self, tmp: Path, inputs: dict[str, str], job_env: dict[str, str], *, az: bool,
-                 exit_codes: dict[str, int], md_lines: int) -> None:
+                 exit_codes: dict[str, int], md_lines: int, real_hpctl: bool = False) -> None:
         spec = load(ACTION)["inputs"]
         unknown = set(inputs) - set(spec)
         assert not unknown, f"not inputs of action.yml: {unknown}"
@@ -378,8 +398,9 @@ class Runner:
         self.sim = Simulation(tmp)
         stubs = tmp / "stubs"
         stubs.mkdir()
-        files = {"hpctl": STUB_HPCTL.format(python=sys.executable), "python": STUB_PYTHON,
-                 "venv-python": STUB_VENV_PYTHON}
+        # With real_hpctl, the install step's venv gets the real hpctl (REAL_HPCTL) instead of the stub.
+        hpctl = (REAL_HPCTL if real_hpctl else STUB_HPCTL).format(python=sys.executable, root=str(ROOT))
+        files = {"hpctl": hpctl, "python": STUB_PYTHON, "venv-python": STUB_VENV_PYTHON}
         if az:
             files["az"] = STUB_AZ
         for name, body in files.items():
@@ -467,8 +488,9 @@ class Runner:
 
 def simulate(tmp: Path, inputs: dict[str, str] | None = None, *, env: dict[str, str] | None = None,
              az: bool = True, exit_codes: dict[str, int] | None = None, md_lines: int = 0,
-             files: dict[str, str] | None = None) -> Simulation:
-    runner = Runner(tmp, inputs or {}, env or {}, az=az, exit_codes=exit_codes or {}, md_lines=md_lines)
+             files: dict[str, str] | None = None, real_hpctl: bool = False) -> Simulation:
+    runner = Runner(tmp, inputs or {}, env or {}, az=az, exit_codes=exit_codes or {}, md_lines=md_lines,
+                    real_hpctl=real_hpctl)
     for name, body in (files or {}).items():
         (runner.workspace / name).write_text(body)
     return runner.run()
@@ -786,3 +808,288 @@ def test_cloud_falls_back_to_the_job_env_and_sandbox_needs_no_subscription(tmp_p
 def test_empty_token_credentials_leaves_the_whole_chain(tmp_path: Path) -> None:
     sim = simulate(tmp_path, {"token-credentials": ""}, env={"AZURE_SUBSCRIPTION_ID": SUB1})
     assert sim.calls[0]["env"]["AZURE_TOKEN_CREDENTIALS"] is None
+
+
+# --------------------------------------------------------------------------------------------------
+# The same scripts with the real hpctl, against a sandbox
+# --------------------------------------------------------------------------------------------------
+#
+# The runner above, with one difference: the venv the install step makes holds the real hpctl of this
+# checkout (REAL_HPCTL), not the stub. The install step's script still runs; only `python -m venv` and
+# `pip install` are stubbed, because hpctl is already installed in the interpreter running these tests
+# and the suite must not reach a package index. The job's env stands in for azure/login: HPCTL_CLOUD=
+# sandbox (or the `cloud` input) and HPCTL_SANDBOX_DIR point every hpctl process at a sandbox on
+# 127.0.0.1, which uses its own subscription when the action passes none. No `az` is on PATH.
+#
+# The action passes no --as-of, so hpctl judges the sandbox's fleet (dated 2026-05-20) on the day the
+# suite runs, and which rules fire depends on that day. The tests therefore check what the action does
+# with hpctl's answers -- exit codes, files, summary, the requests the sandbox saw -- and work out the
+# exit code to expect from each JSON report itself, never from a fixed list of findings.
+
+SANDBOX_DATE = dt.date(2026, 5, 20)
+FAIL_ON_ORDER = ("high", "medium", "low")
+ASSESS_PATH = re.compile(
+    r"/subscriptions/[^/]+/resourceGroups/([^/]+)/providers/Microsoft\.Compute/virtualMachines/([^/]+)/assessPatches",
+    re.I)
+
+
+@pytest.fixture
+def fleet_sandbox(tmp_path: Path) -> Iterator[Any]:
+    """The suite's usual 24-VM sandbox (rg-web, rg-app, rg-data, rg-api, rg-legacy, four scale sets)."""
+    from hpctl.sandbox import Sandbox, SandboxConfig
+
+    sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0,
+                                    state_dir=tmp_path / "sandbox")).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def run_on_sandbox(tmp: Path, sandbox: Any, inputs: dict[str, str] | None = None, *,
+                   job_env: dict[str, str] | None = None, files: dict[str, str] | None = None) -> Simulation:
+    """The action, step by step, with the real hpctl talking to `sandbox`."""
+    job = tmp / "job"
+    job.mkdir()
+    env = {"HPCTL_CLOUD": "sandbox", **(job_env or {}), "HPCTL_SANDBOX_DIR": str(sandbox.state_dir)}
+    return simulate(job, inputs, env=env, az=False, files=files, real_hpctl=True)
+
+
+def assessed_vms(sandbox: Any) -> list[tuple[str, str]]:
+    """(resource group, VM) of every assessPatches POST the sandbox answered, oldest first."""
+    found = [(r["method"], ASSESS_PATH.fullmatch(r["path"])) for r in sandbox.requests()]
+    return [(m[1], m[2]) for method, m in found if method == "POST" and m]
+
+
+def expected_report_code(doc: dict[str, Any], fail_on: str) -> int:
+    """What `hpctl report` must exit with for this JSON report: 5 only with --fail-on and a finding at or above."""
+    if fail_on == "none":
+        return 0
+    counted = FAIL_ON_ORDER[:FAIL_ON_ORDER.index(fail_on) + 1]
+    return 5 if any(doc["summary"]["findingsBySeverity"].get(sev, 0) for sev in counted) else 0
+
+
+@dataclass
+class SandboxRun:
+    """A checked run of the action on the sandbox: the JSON report of each group, as hpctl wrote it."""
+
+    sim: Simulation
+    reports: dict[str, dict[str, Any]]
+    final: int
+
+    def vms(self, *, agent: bool | None = None) -> set[tuple[str, str]]:
+        return {(r["resourceGroup"], r["name"]) for doc in self.reports.values() for r in doc["resources"]
+                if r["kind"] == "vm" and (agent is None or r["provisionVMAgent"] is agent)}
+
+
+def check_sandbox_run(sim: Simulation, sandbox: Any, *, fail_on: str, groups: list[str], assess: bool,
+                      subscription: str = "") -> SandboxRun:
+    """What every run of the action on the sandbox must show, whatever the inputs."""
+    failed = {sid: r.stdout + r.stderr for sid, r in sim.steps.items()
+              if r is not None and r.returncode and sid != "verdict"}
+    assert not failed, f"steps failed: {failed}"
+    assert sim.steps["inputs"] is not None and sim.steps["verdict"] is not None
+    assert re.search(r"^hpctl \d", sim.stdout("install"), re.M), "the install step runs `hpctl --version`"
+    assert sim.log("pip.log").split()[-1] == str(ROOT)
+    # Every process really went to the sandbox, with the subscription the inputs step worked out.
+    for call in sim.calls:
+        if call["argv"][0] in ("assess", "report"):
+            assert call["env"]["HPCTL_CLOUD"] == "sandbox", call
+            assert call["env"]["AZURE_SUBSCRIPTION_ID"] == subscription, call
+
+    # The report: one run per group, each exiting 0 or 5 as its own JSON report says it must.
+    reports = [c for c in sim.calls if c["argv"][0] == "report"]
+    assert [next((a.split("=", 1)[1] for a in c["argv"] if a.startswith("--resource-group=")), "")
+            for c in reports] == groups
+    out = sim.outputs["report"]
+    files = {name: out[name].splitlines() for name in ("json-file", "junit-file", "markdown-file")}
+    assert {name: len(paths) for name, paths in files.items()} == dict.fromkeys(files, len(groups)), out
+    docs: dict[str, dict[str, Any]] = {}
+    for n, (call, group) in enumerate(zip(reports, groups, strict=True)):
+        doc = json.loads(Path(files["json-file"][n]).read_text())
+        want = expected_report_code(doc, fail_on)
+        assert call["code"] == want, f"hpctl {' '.join(call['argv'])} exited {call['code']}, expected {want}"
+        assert f"hpctl report exited {call['code']}" in sim.stdout("report")
+        assert doc["summary"]["resourcesChecked"] == len(doc["resources"])
+        assert {r["subscription"] for r in doc["resources"]} <= {sandbox.subscription_id}
+        if group:
+            assert {r["resourceGroup"] for r in doc["resources"]} <= {group}
+        junit = ET.parse(files["junit-file"][n]).getroot()
+        assert junit.tag == "testsuites" and int(junit.get("tests", -1)) == doc["summary"]["resourcesChecked"]
+        markdown = Path(files["markdown-file"][n]).read_text()
+        assert markdown.startswith("## Hotpatch compliance report") and markdown in sim.summary
+        docs[group] = doc
+    final = 5 if any(c["code"] == 5 for c in reports) else 0
+    assert out["exit-code"] == str(final)
+    assert Path(out["report-dir"]).is_dir()
+    assert sorted(p.name for p in Path(out["report-dir"]).iterdir()) == sorted(
+        Path(p).name for paths in files.values() for p in paths)
+
+    # The verdict fails the job exactly when the report found something at or above fail-on.
+    assert sim.rc("verdict") == final
+    if final == 5:
+        assert f"::error title=Hotpatch compliance::Non-compliant: findings at or above '{fail_on}'" in \
+            sim.stdout("verdict")
+    run = SandboxRun(sim, docs, final)
+
+    # Assess: one run per group on the same targets as the report. A VM whose agent is off can't be
+    # assessed (Azure answers VMAgentStatusCommunicationError): hpctl exits 1 naming it, and the action
+    # warns and reports anyway. Anything else must succeed.
+    assess_calls = [c for c in sim.calls if c["argv"][0] == "assess"]
+    if not assess:
+        assert sim.steps["assess"] is None and assess_calls == [] and assessed_vms(sandbox) == []
+        return run
+    assert len(assess_calls) == len(groups)
+    worst = 0
+    for call, group in zip(assess_calls, groups, strict=True):
+        unreachable = sorted(name for rg, name in run.vms(agent=False) if not group or rg == group)
+        want = 1 if unreachable else 0
+        assert call["code"] == want, f"hpctl {' '.join(call['argv'])} exited {call['code']}, expected {want}"
+        step = sim.steps["assess"]
+        assert step is not None and all(f"/{name}: " in step.stderr for name in unreachable), step.stderr
+        worst = call["code"] or worst
+    assert sim.outputs["assess"]["exit-code"] == str(worst)
+    warned = "::warning title=hpctl assess::hpctl assess exited 1" in sim.stdout("assess")
+    assert warned == (worst == 1)
+    assert set(assessed_vms(sandbox)) == run.vms(), "assess must reach every VM the report covers, and only those"
+    return run
+
+
+def test_sandbox_defaults_fail_the_job_on_high_findings(tmp_path: Path, fleet_sandbox: Any) -> None:
+    """(a) All defaults: fail-on high, no assessment, the whole subscription."""
+    sim = run_on_sandbox(tmp_path, fleet_sandbox)
+    run = check_sandbox_run(sim, fleet_sandbox, fail_on="high", groups=[""], assess=False)
+    # The seeded fleet always has VMs with hotpatch off and patch mode wrong (high, whatever the day).
+    assert run.final == 5 and sim.rc("verdict") == 5
+    assert run.reports[""]["summary"]["vmsChecked"] == 24 and run.reports[""]["summary"]["scaleSetsChecked"] == 4
+    # One group: the job summary is exactly the Markdown report.
+    assert sim.summary == Path(sim.outputs["report"]["markdown-file"]).read_text()
+    out = Path(sim.outputs["report"]["report-dir"])
+    assert sim.argv("report") == [[
+        "report", "--assessment-max-age=3", "--pending-max-age=7", "--fail-on=high", "--format=table",
+        f"--json-file={out}/hotpatch-compliance.json", f"--junit-file={out}/hotpatch-compliance.xml",
+        f"--markdown-file={out}/hotpatch-compliance.md"]]
+    changes = [r for r in fleet_sandbox.requests()
+               if r["method"] != "GET" and r["path"] != "/providers/Microsoft.ResourceGraph/resources"]
+    assert changes == [], "without assess, the action only reads"
+
+
+def test_sandbox_assess_one_group_without_failing(tmp_path: Path, fleet_sandbox: Any) -> None:
+    """(b) assess: true, fail-on: none, one resource group."""
+    sim = run_on_sandbox(tmp_path, fleet_sandbox, {"assess": "true", "fail-on": "none", "resource-groups": "rg-web"})
+    run = check_sandbox_run(sim, fleet_sandbox, fail_on="none", groups=["rg-web"], assess=True)
+    assert run.final == 0 and sim.rc("verdict") == 0 and "fail-on is none" in sim.stdout("verdict")
+    assert {rg for rg, _ in assessed_vms(fleet_sandbox)} == {"rg-web"}
+    assert len(assessed_vms(fleet_sandbox)) == run.reports["rg-web"]["summary"]["vmsChecked"] > 0
+    assert sim.argv("assess") == [["assess", "--resource-group=rg-web", "--max-parallel=8", "--output=none"]]
+    assert not any(a.startswith("--fail-on") for a in sim.argv("report")[0])
+
+
+def test_sandbox_every_input(tmp_path: Path, fleet_sandbox: Any) -> None:
+    """Every input that reaches hpctl at once: two groups, tags, thresholds, rules, a config file."""
+    sub = fleet_sandbox.subscription_id
+    inputs = {"subscriptions": sub, "resource-groups": "rg-web, rg-app", "tags": "env=prod", "fail-on": "medium",
+              "assess": "true", "max-parallel": "4", "assessment-max-age": "5", "pending-max-age": "14",
+              "rules": "HP001,HP006,HP007", "skip-rules": "ineligible-image", "config": "hotpatch.yml",
+              "cloud": "sandbox", "token-credentials": "", "artifact-name": "compliance-sandbox"}
+    files = {"hotpatch.yml": "behind_grace_days: 10\nseverity_overrides: {HP008: medium}\n"}
+    # The cloud comes from the input here, not from the job env.
+    sim = run_on_sandbox(tmp_path, fleet_sandbox, inputs, job_env={"HPCTL_CLOUD": ""}, files=files)
+    run = check_sandbox_run(sim, fleet_sandbox, fail_on="medium", groups=["rg-web", "rg-app"], assess=True,
+                            subscription=sub)
+    assert {c["env"]["AZURE_TOKEN_CREDENTIALS"] for c in sim.calls} == {None}
+    for group in ("rg-web", "rg-app"):
+        config = run.reports[group]["config"]
+        assert (config["assessmentMaxAgeDays"], config["pendingMaxAgeDays"], config["behindGraceDays"]) == (5, 14, 10)
+        assert config["rules"] == ["HP001", "HP006", "HP007"] and config["skipRules"] == ["HP014"]
+        assert config["severityOverrides"] == {"HP008": "medium"}
+        assert f"\n# Resource group `{group}`\n" in sim.summary
+    for argv in sim.argv("assess"):
+        assert argv[-3:] == ["--tag=env=prod", "--max-parallel=4", "--output=none"]
+    assert sim.rc("verdict") == run.final
+
+
+def test_sandbox_a_misspelt_group_fails_the_job(tmp_path: Path, fleet_sandbox: Any) -> None:
+    sim = run_on_sandbox(tmp_path, fleet_sandbox, {"resource-groups": "rg-wbe"})
+    assert sim.outputs["report"]["exit-code"] == "3"
+    assert sim.rc("verdict") == 3
+
+
+# The workflow's `uses: ./` step, its `${{ }}` expressions evaluated as GitHub would for each trigger.
+
+
+def workflow_value(expr: str, contexts: dict[str, dict[str, Any]]) -> Any:
+    """`a || b || 'c'` as GitHub evaluates it: the first truthy operand, else the last one."""
+    value: Any = None
+    for operand in (o.strip() for o in expr.split("||")):
+        if m := re.fullmatch(r"'((?:[^']|'')*)'", operand):
+            value = m[1].replace("''", "'")
+        elif operand in ("true", "false", "null"):
+            value = {"true": True, "false": False, "null": None}[operand]
+        elif m := re.fullmatch(r"(vars|inputs)\.([\w-]+)", operand):
+            value = contexts[m[1]].get(m[2])
+        else:
+            raise AssertionError(f"this test does not evaluate {operand!r} (in ${{{{ {expr} }}}})")
+        if value not in (None, "", False, 0):
+            return value
+    return value
+
+
+def as_input(value: Any) -> str:
+    """How an expression's value (or a YAML scalar) reaches an action input: always a string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def workflow_action_inputs(contexts: dict[str, dict[str, Any]]) -> dict[str, str]:
+    step = next(s for s in workflow_steps() if s.get("uses") == "./")
+    assert "if" not in step and "env" not in step, "the test would have to evaluate these too"
+    inputs = {}
+    for name, raw in (step.get("with") or {}).items():
+        if isinstance(raw, str) and (m := EXPRESSION.fullmatch(raw.strip())):
+            inputs[name] = as_input(workflow_value(m[1], contexts))
+        elif isinstance(raw, str):
+            inputs[name] = EXPRESSION.sub(lambda m: as_input(workflow_value(m[1], contexts)), raw)
+        else:
+            inputs[name] = as_input(raw)
+    return inputs
+
+
+@pytest.mark.parametrize(("event", "dispatch", "hotpatch_subscriptions"), [
+    ("schedule", None, False),
+    ("workflow_dispatch", {"fail-on": "none", "assess": True}, True),
+    ("workflow_dispatch", {"fail-on": "low", "assess": False}, False),
+], ids=["schedule", "dispatch-assess-none", "dispatch-low"])
+def test_sandbox_the_workflow(tmp_path: Path, fleet_sandbox: Any, event: str, dispatch: dict[str, Any] | None,
+                              hotpatch_subscriptions: bool) -> None:
+    """(c) The workflow's own inputs to the action, as a scheduled and as a manual run would give them."""
+    wf = load(WORKFLOW)
+    assert not wf.get("env") and not any(job.get("env") for job in wf["jobs"].values())
+    sub = fleet_sandbox.subscription_id
+    variables = {"AZURE_CLIENT_ID": AZ_SUB, "AZURE_TENANT_ID": fleet_sandbox.tenant_id,
+                 "AZURE_SUBSCRIPTION_ID": sub}
+    if hotpatch_subscriptions:
+        variables["HOTPATCH_SUBSCRIPTIONS"] = sub
+    if event == "workflow_dispatch":
+        spec = workflow_triggers(wf)["workflow_dispatch"]["inputs"]
+        assert dispatch is not None and set(dispatch) <= set(spec)
+        event_inputs = {name: s.get("default") for name, s in spec.items()} | dispatch
+    else:
+        event_inputs = {}  # a scheduled run has no inputs
+    inputs = workflow_action_inputs({"vars": variables, "inputs": event_inputs})
+    fail_on = str((dispatch or {}).get("fail-on", "high"))
+    assess = bool((dispatch or {}).get("assess", False))
+    assert inputs["subscriptions"] == sub and inputs["fail-on"] == fail_on
+    assert inputs["assess"] == ("true" if assess else "false")
+
+    sim = run_on_sandbox(tmp_path, fleet_sandbox, inputs)
+    run = check_sandbox_run(sim, fleet_sandbox, fail_on=fail_on, groups=[""], assess=assess, subscription=sub)
+    assert run.final == (0 if fail_on == "none" else 5)
+    for argv in sim.argv("report"):
+        assert f"--subscriptions={sub}" in argv and "--assessment-max-age=3" in argv and "--pending-max-age=7" in argv
+    if assess:
+        assert sim.argv("assess") == [["assess", f"--subscription={sub}", "--max-parallel=8", "--output=none"]]
+        assert {rg for rg, _ in assessed_vms(fleet_sandbox)} == {"rg-web", "rg-app", "rg-data", "rg-api", "rg-legacy"}

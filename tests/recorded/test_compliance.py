@@ -84,3 +84,9 @@ def test_report_junit_only_selected_rule(arm, hpctl):
     root = ET.fromstring(result.stdout)
     failures = [c for c in root.iter("testcase") if c.find("failure") is not None]
     assert failures and all("HP010" in c.find("failure").get("type", "") for c in failures)
+
+
+def test_report_on_a_misspelt_group_exits_3(arm, hpctl):
+    result = hpctl("report", "-g", "rg-wbe", "--fail-on", "high")
+    assert result.exit_code == 3
+    assert "rg-wbe" in result.stderr and "not found" in result.stderr
