@@ -126,8 +126,10 @@ def configure_logging(s: Settings) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
-    # azure-core logs every request at INFO; that is --debug material, not --verbose.
-    logging.getLogger("azure").setLevel(logging.DEBUG if s.debug else logging.WARNING)
+    # azure-core logs every request at INFO (--debug material); azure-identity logs a failed credential
+    # chain as a multi-line WARNING that hpctl reports itself as one line (--verbose shows it).
+    logging.getLogger("azure").setLevel(logging.DEBUG if s.debug else logging.WARNING if s.verbose
+                                        else logging.ERROR)
     logging.getLogger("hpctl").setLevel(level)
 
 

@@ -86,8 +86,13 @@ def translate(exc: BaseException) -> HpctlError | None:
     """Map an Azure SDK / identity exception to an HpctlError; None if it isn't one we know."""
     rid = request_id(exc)
     if isinstance(exc, ClientAuthenticationError):
+        text = " ".join(str(exc.message or exc).split())
+        if "DefaultAzureCredential failed to retrieve a token" in text:
+            # The chain's full account of each credential is --debug/--verbose material.
+            text = ("no credential in DefaultAzureCredential's chain worked (environment variables, workload "
+                    "identity, managed identity, Azure CLI, Azure PowerShell, azd)")
         return AuthError(
-            f"Azure authentication failed: {' '.join(str(exc.message or exc).split())[:400]}",
+            f"Azure authentication failed: {text[:400]}",
             hint="Run `az login` (or check AZURE_CLIENT_ID / AZURE_TENANT_ID / the federated token), "
                  "then retry.",
             request_id=rid,
