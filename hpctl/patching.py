@@ -39,6 +39,8 @@ class FleetResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     single_error: HpctlError | None = None
+    stopped: str | None = None  # why an availability-first rollout stopped early
+    state_path: str | None = None  # where a rollout keeps its progress (for --resume)
 
 
 def as_error(exc: BaseException) -> HpctlError:
@@ -142,14 +144,10 @@ def assess(conn: Connection, spec: TargetSpec, *, wait: bool = True, max_paralle
     return _fan_out(targets, act, "assessment", max_parallel=max_parallel, on_done=on_done)
 
 
-def install(conn: Connection, spec: TargetSpec, body: dict[str, Any], *, wait: bool = True,
-            max_parallel: int = DEFAULT_MAX_PARALLEL,
-            on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
-    """installPatches with one validated body on every target VM, in parallel."""
-    targets = select_targets(conn, spec, max_parallel=max_parallel)
-    if not targets:
-        raise NotFoundError("No VM matched the targets given.",
-                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+def install_targets(conn: Connection, targets: list[Target], body: dict[str, Any], *, wait: bool = True,
+                    max_parallel: int = DEFAULT_MAX_PARALLEL,
+                    on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
+    """installPatches with one validated body on these VMs, in parallel; a run that ends Failed is a failure."""
 
     def act(t: Target) -> dict[str, Any]:
         result = compute.install_patches(conn, t.resource_group, t.name, body, wait=wait)
@@ -160,11 +158,21 @@ def install(conn: Connection, spec: TargetSpec, body: dict[str, Any], *, wait: b
         return {"outcome": outcome, "installation": row}
 
     result = _fan_out(targets, act, "installation", max_parallel=max_parallel, on_done=on_done)
-    # An installation that ran but ended Failed is a failed target too.
     for row in result.rows:
         if row.get("outcome") == "Failed" and row not in result.failed:
             result.failed.append(row)
     return result
+
+
+def install(conn: Connection, spec: TargetSpec, body: dict[str, Any], *, wait: bool = True,
+            max_parallel: int = DEFAULT_MAX_PARALLEL,
+            on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
+    """installPatches on every target VM at once, bounded by max_parallel (no availability ordering)."""
+    targets = select_targets(conn, spec, max_parallel=max_parallel)
+    if not targets:
+        raise NotFoundError("No VM matched the targets given.",
+                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+    return install_targets(conn, targets, body, wait=wait, max_parallel=max_parallel, on_done=on_done)
 
 
 def track_row(os_version: str | None, facts: Any, today: date) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -156,6 +157,18 @@ MaxDurationOpt = Annotated[str, typer.Option(
     help="Maintenance window, ISO 8601, PT30M to PT4H (default PT2H).")]
 
 
+RolloutOpt = Annotated[str, typer.Option(
+    "--rollout", metavar="MODE", show_default=False,
+    help="none (default: every VM at once, up to --max-parallel) or availability: zone by zone, one update "
+         "domain at a time, health-checked, stopping on a failure.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", metavar="N", show_default=False,
+                                           help="VMs per wave with --rollout availability (default 10).")]
+StateFileOpt = Annotated[Path | None, typer.Option(
+    "--state-file", metavar="FILE", help="Where the rollout records its progress (default ~/.hpctl/rollouts/).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted or stopped rollout: VMs "
+                                         "already done are skipped.")]
+
+
 @command
 def install(
     reboot_setting: RebootOpt = None,
@@ -169,10 +182,16 @@ def install(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    rollout: RolloutOpt = "none",
+    batch_size: BatchSizeOpt = 10,
+    state_file: StateFileOpt = None,
+    resume: ResumeOpt = False,
     no_wait: NoWaitOpt = False,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
 ) -> None:
-    """Install patches on VMs now (on-demand: Azure does not roll these out availability-first).
+    """Install patches on VMs now. Azure gives on-demand installs no availability-first ordering; with
+    --rollout availability hpctl does: zones one at a time, availability sets one update domain at a time,
+    a health check after each wave, a stop on the first failure, and --resume to carry on.
 
     Every value is checked before anything is sent. Lists every VM with its outcome; exits 1 if any failed.
 
@@ -181,6 +200,8 @@ def install(
         hpctl install -g rg-web --classification Critical,Security --reboot-setting IfRequired
 
         hpctl install -g rg-web -n web-01 --kb-include KB5087424 --exclude-reboot-required --reboot-setting Never
+
+        hpctl install --tag env=prod --classification Security --reboot-setting IfRequired --rollout availability
     """
     from hpctl.core.patch_options import build_install_options
 
@@ -188,14 +209,42 @@ def install(
         classification, kb_include, kb_exclude, exclude_reboot_required, max_publish_date, reboot_setting,
         max_duration,
     )
+    if rollout not in ("none", "availability"):
+        raise InputError(f"--rollout {rollout!r} is not a rollout mode; use none or availability.")
+    if rollout == "none" and (resume or state_file or batch_size != 10):
+        raise InputError("--batch-size, --state-file and --resume go with --rollout availability.")
+    if rollout == "availability" and no_wait:
+        raise InputError("--rollout availability waits for each wave to be healthy; drop --no-wait.")
+    if not 1 <= batch_size <= 1000:
+        raise InputError(f"--batch-size {batch_size} is out of range; use 1-1000 VMs per wave.")
     spec = _targets(name, resource_group, ids, tag)
     from hpctl import patching
     from hpctl.cli.progress import fleet_progress
 
+    if rollout == "availability":
+        _rollout(spec, options.to_wire(), batch_size, state_file, resume, max_parallel)
+        return
     with fleet_progress(len(spec.vms) or 0, "install") as done:
         result = _per_subscription(spec, lambda conn, part: patching.install(
             conn, part, options.to_wire(), wait=not no_wait, max_parallel=max_parallel, on_done=done))
     _finish(result, columns=INSTALL_COLUMNS, table_view=_install_table, what="installation")
+
+
+def _rollout(spec: Any, body: dict[str, Any], batch_size: int, state_file: Path | None, resume: bool,
+             max_parallel: int) -> None:
+    from hpctl.cli.common import info
+    from hpctl.rollout import install_availability_first
+
+    def on_wave(wave: Any) -> None:
+        info(f"Wave {wave.number}: {wave.label} ({len(wave.members)} VM{'s' if len(wave.members) != 1 else ''})")
+
+    result = _per_subscription(spec, lambda conn, part: install_availability_first(
+        conn, part, body, batch_size=batch_size, state_path=state_file, resume=resume, max_parallel=max_parallel,
+        on_wave=on_wave)[0])
+    if result.stopped:
+        info(f"{result.stopped}; fix it, then rerun with --resume (progress is in {result.state_path}).")
+    _finish(result, columns=[Column("Wave", "wave"), *INSTALL_COLUMNS], table_view=_install_table,
+            what="installation")
 
 
 def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -21,6 +21,11 @@ BAD = {
     "install duration too long": ([*GOOD_INSTALL, "--max-duration", "PT5H"], "--max-duration"),
     "install duration too short": ([*GOOD_INSTALL, "--max-duration", "PT5M"], "--max-duration"),
     "install bad publish date": ([*GOOD_INSTALL, "--max-publish-date", "yesterday"], "--max-publish-date"),
+    "install unknown rollout": ([*GOOD_INSTALL, "--rollout", "zones"], "--rollout"),
+    "install resume without rollout": ([*GOOD_INSTALL, "--resume"], "--rollout availability"),
+    "install rollout with no-wait": ([*GOOD_INSTALL, "--rollout", "availability", "--no-wait"], "--no-wait"),
+    "install rollout batch size 0": ([*GOOD_INSTALL, "--rollout", "availability", "--batch-size", "0"],
+                                     "--batch-size"),
     "assess name without group": (["assess", "-n", "web-01"], "-g"),
     "assess ids with group": (["assess", "-g", "rg-web", "--ids",
                                "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
