@@ -96,9 +96,9 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
     ("Check the scale sets that already exist", "--cloud sandbox vmss check -o table", 0),
     ("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
     ("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0),
-    ("Install critical and security patches",
-     "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired -o table",
-     0),
+    ("Install critical and security patches availability-first: one zone at a time, health-checked",
+     "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired "
+     "--rollout availability -o table", 0),
     ("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
     ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
     ("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",
@@ -157,10 +157,12 @@ def demo(
         sandbox = Sandbox(SandboxConfig(fleet=fleet, seed=seed, date=day, time_scale=6000.0,
                                         state_dir=Path(tmp)))
         sandbox.start()
-        saved = {name: os.environ.get(name) for name in ("HPCTL_SANDBOX_DIR", "HPCTL_SECRETS_DIR")}
+        saved = {name: os.environ.get(name) for name in ("HPCTL_SANDBOX_DIR", "HPCTL_SECRETS_DIR",
+                                                         "HPCTL_STATE_DIR")}
         os.environ["HPCTL_SANDBOX_DIR"] = tmp
         # Generated passwords go with the demo's temporary state, not into the user's home.
         os.environ["HPCTL_SECRETS_DIR"] = str(Path(tmp) / "secrets")
+        os.environ["HPCTL_STATE_DIR"] = str(Path(tmp) / "rollouts")
         unexpected: list[str] = []
         try:
             info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} (the "
