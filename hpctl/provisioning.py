@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from hpctl.core.hotpatch_settings import HotpatchPlan, plan_enable_hotpatch
-from hpctl.core.vm_facts import vm_facts
+from hpctl.core.vm_facts import resource_group_of, vm_facts
 from hpctl.edge import compute, deployments
 from hpctl.edge.clients import Connection
 from hpctl.errors import InputError, NotFoundError
@@ -85,13 +85,20 @@ def deploy_plan(conn: Connection, plan: DeploymentPlan, *, wait: bool) -> dict[s
     return deployments.deploy(conn, plan.resource_group, plan.name, plan.template, plan.parameters, wait=wait)
 
 
-def create_vm(conn: Connection, plan: DeploymentPlan, vm_name: str, *, wait: bool) -> dict[str, Any]:
-    """Deploy the VM template; then read the VM back so the output is what Azure actually set."""
-    result = deploy_plan(conn, plan, wait=wait)
-    if not wait:
-        return {"name": vm_name, "resourceGroup": plan.resource_group, "deployment": result}
-    vm = compute.get_vm(conn, plan.resource_group, vm_name)
-    return {**settings_row(vm), "deployment": result["name"]}
+def scale_set_row(vmss: dict[str, Any]) -> dict[str, Any]:
+    """A created scale set as Azure reports it: orchestration, hotpatch settings, extensions."""
+    props = vmss.get("properties") or {}
+    profile = props.get("virtualMachineProfile") or {}
+    return {
+        "id": vmss.get("id"),
+        "name": vmss.get("name"),
+        "resourceGroup": resource_group_of(vmss.get("id", "")),
+        "location": vmss.get("location"),
+        "orchestrationMode": props.get("orchestrationMode"),
+        "provisioningState": props.get("provisioningState"),
+        "patchSettings": ((profile.get("osProfile") or {}).get("windowsConfiguration") or {}).get("patchSettings"),
+        "extensions": [e.get("name") for e in (profile.get("extensionProfile") or {}).get("extensions") or []],
+    }
 
 
 def plan_hotpatch(conn: Connection, resource_group: str, name: str,

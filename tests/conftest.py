@@ -42,7 +42,8 @@ def vcr_config() -> dict[str, Any]:
         # Bodies matter: the install body and VM PUT bodies are exactly what hpctl must get right.
         "match_on": ("method", "scheme", "host", "path", "query", "body"),
         "record_on_exception": False,
-        "drop_unused_requests": True,
+        # Not drop_unused_requests: vcrpy then rewrites a cassette even in playback, so one failing replay
+        # would erase what it didn't reach. Re-recording uses --record-mode=rewrite, which starts afresh.
         # The sandbox the tests start listens on loopback; nothing else may be reached.
         "allowed_hosts": [r"127\.0\.0\.1", "localhost"],
     }

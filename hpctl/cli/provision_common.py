@@ -13,6 +13,7 @@ import typer
 
 from hpctl.cli.common import info, settings, warn
 from hpctl.errors import InputError
+from hpctl.output import render
 
 PASSWORD_ENV = "HPCTL_ADMIN_PASSWORD"
 
@@ -104,3 +105,43 @@ def deploying(what: str) -> Iterator[None]:
 
 def render_plan(plan: Any) -> dict[str, Any]:
     return {"dryRun": True, "deployment": plan.redacted()}
+
+
+def deploy_spec(
+    *, kind: str, label: str, resource_group: str, spec: Any, template_name: str, password: str | None,
+    create_group: bool, dry_run: bool, no_wait: bool,
+    parameters: Callable[[str | None, bool, str], dict[str, Any]],
+    read_back: Callable[[Any], dict[str, Any]],
+) -> None:
+    """The shared tail of `vm create` and `vmss create`: print the plan (--dry-run), or make sure the group
+    exists, generate the password if none was given, deploy the template with a progress display, and show
+    the result as Azure reports it."""
+    from hpctl.provisioning import DeploymentPlan, deployment_name, load_template
+
+    s = settings()
+    template = load_template(template_name)
+    name = deployment_name(kind, spec.name)
+    if dry_run:
+        plan = DeploymentPlan(resource_group, name, template,
+                              parameters(None, True, s.subscription or "00000000-0000-0000-0000-000000000000"))
+        render(render_plan(plan), s.output, s.query)
+        return
+    from hpctl import provisioning
+    from hpctl.edge.clients import connect
+
+    conn = connect(s.cloud, s.subscription)
+    provisioning.ensure_group(conn, resource_group, spec.location, create_group)
+    secret_path: Path | None = None
+    if password is None:
+        password, secret_path = generate_and_store(resource_group, spec.name, spec.admin_username)
+        info(f"Generated the admin password; it is in {secret_path} (readable only by you).")
+    plan = DeploymentPlan(resource_group, name, template, parameters(password, False, conn.subscription_id))
+    with deploying(label):
+        result = provisioning.deploy_plan(conn, plan, wait=not no_wait)
+    if no_wait:
+        row: dict[str, Any] = {"name": spec.name, "resourceGroup": resource_group, "deployment": result}
+    else:
+        row = {**read_back(conn), "deployment": result["name"]}
+    if secret_path is not None:
+        row["adminPasswordFile"] = str(secret_path)
+    render(row, s.output, s.query)

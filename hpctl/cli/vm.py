@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,10 +15,8 @@ from hpctl.cli.provision_common import (
     PasswordFileOpt,
     RebootSettingOpt,
     TagsOpt,
-    deploying,
-    generate_and_store,
+    deploy_spec,
     password_from_inputs,
-    render_plan,
     require_eligible,
     show_warnings,
 )
@@ -72,7 +69,7 @@ def create(
         hpctl vm create -g rg-web -n web-02 --image 2022-datacenter-azure-edition-hotpatch --zone 2 --dry-run
     """
     from hpctl.core.vm_rules import VmCreateRequest, validate_vm_create
-    from hpctl.provisioning import VM_TEMPLATE, DeploymentPlan, deployment_name, load_template
+    from hpctl.provisioning import VM_TEMPLATE
 
     if resource_group is None:
         raise InputError("vm create needs -g/--resource-group; add --create-group --location L to make a new one.")
@@ -89,30 +86,16 @@ def create(
     show_warnings(spec.warnings)
     if rdp_from and not public_ip and not subnet_id:
         warn("--rdp-from without --public-ip only opens RDP inside the virtual network.")
-    s = settings()
-    template = load_template(VM_TEMPLATE)
-    subscription = s.subscription or "00000000-0000-0000-0000-000000000000"
-    if dry_run:
-        plan = DeploymentPlan(spec.resource_group or resource_group, deployment_name("vm", spec.name), template,
-                              spec.template_parameters(redact_password=True, subscription_id=subscription))
-        render(render_plan(plan), s.output, s.query)
-        return
-    from hpctl import provisioning
-    from hpctl.edge.clients import connect
+    from hpctl.edge import compute
+    from hpctl.provisioning import settings_row
 
-    conn = connect(s.cloud, s.subscription)
-    provisioning.ensure_group(conn, resource_group, spec.location, create_group)
-    secret_path: Path | None = None
-    if password is None:
-        password, secret_path = generate_and_store(resource_group, spec.name, spec.admin_username)
-        info(f"Generated the admin password; it is in {secret_path} (readable only by you).")
-    plan = DeploymentPlan(resource_group, deployment_name("vm", spec.name), template,
-                          spec.template_parameters(password=password, subscription_id=conn.subscription_id))
-    with deploying(f"VM {spec.name}"):
-        row = provisioning.create_vm(conn, plan, spec.name, wait=not no_wait)
-    if secret_path is not None:
-        row["adminPasswordFile"] = str(secret_path)
-    render(row, s.output, s.query)
+    deploy_spec(
+        kind="vm", label=f"VM {spec.name}", resource_group=resource_group, spec=spec, template_name=VM_TEMPLATE,
+        password=password, create_group=create_group, dry_run=dry_run, no_wait=no_wait,
+        parameters=lambda secret, redact, subscription: spec.template_parameters(
+            password=secret, redact_password=redact, subscription_id=subscription),
+        read_back=lambda conn: settings_row(compute.get_vm(conn, resource_group, spec.name)),
+    )
 
 
 @app.command("enable-hotpatch")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import GroupOpt, NoWaitOpt, command, info, settings
+from hpctl.cli.common import GroupOpt, NoWaitOpt, command, settings
 from hpctl.cli.provision_common import (
     AdminUserOpt,
     CreateGroupOpt,
@@ -16,10 +15,8 @@ from hpctl.cli.provision_common import (
     PasswordFileOpt,
     RebootSettingOpt,
     TagsOpt,
-    deploying,
-    generate_and_store,
+    deploy_spec,
     password_from_inputs,
-    render_plan,
     require_eligible,
     show_warnings,
 )
@@ -74,7 +71,7 @@ def create(
         hpctl vmss create -g rg-api -n api --image 2025-datacenter-azure-edition-core --instance-count 3
     """
     from hpctl.core.vm_rules import VmssCreateRequest, validate_vmss_create
-    from hpctl.provisioning import VMSS_TEMPLATE, DeploymentPlan, deployment_name, load_template
+    from hpctl.provisioning import VMSS_TEMPLATE
 
     if resource_group is None:
         raise InputError("vmss create needs -g/--resource-group; add --create-group --location L to make one.")
@@ -96,43 +93,16 @@ def create(
     spec = validate_vmss_create(VmssCreateRequest(**spec_request, admin_password=password,
                                                   admin_password_source=source))
     show_warnings(spec.warnings)
-    s = settings()
-    template = load_template(VMSS_TEMPLATE)
-    if dry_run:
-        plan = DeploymentPlan(resource_group, deployment_name("vmss", spec.name), template,
-                              spec.template_parameters(redact_password=True))
-        render(render_plan(plan), s.output, s.query)
-        return
-    from hpctl import provisioning
     from hpctl.edge import compute
-    from hpctl.edge.clients import connect
+    from hpctl.provisioning import scale_set_row
 
-    conn = connect(s.cloud, s.subscription)
-    provisioning.ensure_group(conn, resource_group, spec.location, create_group)
-    secret_path: Path | None = None
-    if password is None:
-        password, secret_path = generate_and_store(resource_group, spec.name, spec.admin_username)
-        info(f"Generated the admin password; it is in {secret_path} (readable only by you).")
-    plan = DeploymentPlan(resource_group, deployment_name("vmss", spec.name), template,
-                          spec.template_parameters(password=password))
-    with deploying(f"scale set {spec.name}"):
-        result = provisioning.deploy_plan(conn, plan, wait=not no_wait)
-    row: dict[str, Any] = {"name": spec.name, "resourceGroup": resource_group, "deployment": result["name"]}
-    if not no_wait:
-        vmss = compute.get_scale_set(conn, resource_group, spec.name)
-        props = vmss.get("properties") or {}
-        profile = props.get("virtualMachineProfile") or {}
-        row.update({
-            "id": vmss.get("id"),
-            "location": vmss.get("location"),
-            "orchestrationMode": props.get("orchestrationMode"),
-            "provisioningState": props.get("provisioningState"),
-            "patchSettings": ((profile.get("osProfile") or {}).get("windowsConfiguration") or {}).get("patchSettings"),
-            "extensions": [e.get("name") for e in (profile.get("extensionProfile") or {}).get("extensions") or []],
-        })
-    if secret_path is not None:
-        row["adminPasswordFile"] = str(secret_path)
-    render(row, s.output, s.query)
+    deploy_spec(
+        kind="vmss", label=f"scale set {spec.name}", resource_group=resource_group, spec=spec,
+        template_name=VMSS_TEMPLATE, password=password, create_group=create_group, dry_run=dry_run, no_wait=no_wait,
+        parameters=lambda secret, redact, _subscription: spec.template_parameters(password=secret,
+                                                                                 redact_password=redact),
+        read_back=lambda conn: scale_set_row(compute.get_scale_set(conn, resource_group, spec.name)),
+    )
 
 
 CHECK_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
