@@ -64,17 +64,9 @@ def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = 
         outcomes = run_each(refs, read, max_parallel=max_parallel)
         targets = [Target(o.target.resource_group, o.target.name, vm=o.value, error=o.error) for o in outcomes]
         return [t for t in targets if t.vm is None or spec.matches_tags(t.vm.get("tags"))]
-    vms = compute.list_vms(conn, spec.resource_group)
+    vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
     vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
     vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
-    if instance_view:
-        outcomes = run_each(
-            vms,
-            lambda vm: compute.get_vm(conn, resource_group_of(vm["id"]), vm["name"], instance_view=True),
-            max_parallel=max_parallel,
-        )
-        return [Target(resource_group_of(o.target["id"]), o.target["name"], vm=o.value or o.target, error=o.error)
-                for o in outcomes]
     return [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
 
 

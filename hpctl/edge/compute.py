@@ -23,10 +23,13 @@ def get_vm(conn: Connection, resource_group: str, name: str, *, instance_view: b
     return _plain(conn.compute.virtual_machines.get(resource_group, name, **kwargs))
 
 
-def list_vms(conn: Connection, resource_group: str | None = None) -> list[dict[str, Any]]:
-    """Every VM in a resource group, or in the subscription (the SDK follows nextLink pages)."""
+def list_vms(conn: Connection, resource_group: str | None = None, *, instance_view: bool = False
+             ) -> list[dict[str, Any]]:
+    """Every VM in a resource group, or in the subscription (the SDK follows nextLink pages); with
+    instance_view, `$expand=instanceView` brings each VM's instance view in the same pages (no call per VM)."""
     ops = conn.compute.virtual_machines
-    pages = ops.list(resource_group) if resource_group else ops.list_all()
+    kwargs = {"expand": "instanceView"} if instance_view else {}
+    pages = ops.list(resource_group, **kwargs) if resource_group else ops.list_all(**kwargs)
     return [_plain(vm) for vm in pages]
 
 
