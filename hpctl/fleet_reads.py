@@ -11,6 +11,7 @@ from hpctl.core.history import timelines
 from hpctl.core.targets import TargetSpec
 from hpctl.edge import resourcegraph
 from hpctl.edge.clients import Connection
+from hpctl.errors import NotFoundError
 
 ID_BATCH = 200
 
@@ -54,6 +55,23 @@ def tagged_vm_ids(conn: Connection, scope: GraphScope, stats: dict[str, int]) ->
     return [r["id"] for r in rows]
 
 
+def require_group_if_empty(conn: Connection, scope: GraphScope, found: int) -> None:
+    """Resource Graph answers a misspelt group with no rows; say it doesn't exist (exit 3) instead of
+    reporting an empty, green fleet."""
+    if found or not scope.resource_group:
+        return
+    from hpctl.edge.clients import connect
+    from hpctl.edge.deployments import resource_group_location
+
+    subscriptions = scope.subscriptions or ([conn.subscription_id] if conn.subscription_id else [])
+    for subscription in subscriptions:
+        if resource_group_location(connect(conn.cloud, subscription), scope.resource_group) is not None:
+            return
+    if subscriptions:
+        raise NotFoundError(f"Resource group '{scope.resource_group}' was not found in "
+                            f"{', '.join(subscriptions)}.", hint="Check -g/--resource-group and --subscriptions.")
+
+
 def history(conn: Connection, scope: GraphScope, days: int, *, patches: bool = False) -> dict[str, Any]:
     """Per-VM timelines for the last `days` days (one paged query; two when filtering by tag)."""
     stats: dict[str, int] = {}
@@ -63,7 +81,9 @@ def history(conn: Connection, scope: GraphScope, days: int, *, patches: bool = F
         if not vm_ids:
             return {"vms": [], "stats": stats}
     records = _run(conn, q.history_query(days, scope.resource_group, vm_ids, patches=patches), scope, stats)
-    return {"vms": timelines(records), "stats": stats}
+    vms = timelines(records)
+    require_group_if_empty(conn, scope, len(vms))
+    return {"vms": vms, "stats": stats}
 
 
 def fleet(conn: Connection, scope: GraphScope) -> dict[str, Any]:
@@ -107,6 +127,7 @@ def compliance_inputs(conn: Connection, scope: GraphScope) -> tuple[list[Any], l
     from hpctl.core.compliance import scale_set_record, vm_record
 
     data = fleet(conn, scope)
+    require_group_if_empty(conn, scope, len(data["vms"]) + len(data["scaleSets"]))
     by_vm = records_by_vm(data["records"])
     vms = []
     for vm in data["vms"]:

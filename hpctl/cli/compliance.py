@@ -42,25 +42,6 @@ def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[st
     return conn, scope_of(spec, None if all_subscriptions else subs)
 
 
-def require_group_if_empty(conn: Any, scope: Any, found: int) -> None:
-    """Resource Graph answers a misspelt group with no rows; say it doesn't exist (exit 3) instead of
-    reporting an empty, green fleet."""
-    if found or not scope.resource_group:
-        return
-    from hpctl.edge.clients import connect
-    from hpctl.edge.deployments import resource_group_location
-
-    subscriptions = scope.subscriptions or ([conn.subscription_id] if conn.subscription_id else [])
-    for subscription in subscriptions:
-        if resource_group_location(connect(conn.cloud, subscription), scope.resource_group) is not None:
-            return
-    if subscriptions:
-        from hpctl.errors import NotFoundError
-
-        raise NotFoundError(f"Resource group '{scope.resource_group}' was not found in "
-                            f"{', '.join(subscriptions)}.", hint="Check -g/--resource-group and --subscriptions.")
-
-
 HISTORY_COLUMNS = [Column("VM", "vm"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
                    Column("Time", "time"), Column("Status", "status"), Column("Critical+Security", "critical"),
                    Column("Other", "other"), Column("Installed", "installedPatchCount"),
@@ -109,7 +90,6 @@ def history(
         raise InputError(f"--days {days} is out of range; Azure keeps {MAX_DAYS} days of history, use 1-{MAX_DAYS}.")
     conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
     result = read_history(conn, scope, days, patches=patches)
-    require_group_if_empty(conn, scope, len(result["vms"]))
     s = settings()
     render(result["vms"], s.output, s.query, columns=HISTORY_COLUMNS, table_view=_history_table)
 
@@ -217,7 +197,6 @@ def report(
     calendar = load_calendar()
     conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
     vms, scale_sets, stats = compliance_inputs(conn, scope)
-    require_group_if_empty(conn, scope, len(vms) + len(scale_sets))
     result = evaluate(vms, scale_sets, today=today, now=now, calendar=calendar, config=cfg)
     document = formats.to_json(result)
     document["queries"] = stats

@@ -215,6 +215,8 @@ def install(
         raise InputError("--batch-size, --state-file and --resume go with --rollout availability.")
     if rollout == "availability" and no_wait:
         raise InputError("--rollout availability waits for each wave to be healthy; drop --no-wait.")
+    if resume and state_file is not None and not state_file.exists():
+        raise InputError(f"--resume: no rollout state at {state_file}; run without --resume to start one.")
     if not 1 <= batch_size <= 1000:
         raise InputError(f"--batch-size {batch_size} is out of range; use 1-1000 VMs per wave.")
     spec = _targets(name, resource_group, ids, tag)

@@ -180,7 +180,7 @@ class Compute:
             api_version,
             CREATE_SECONDS * self._random.uniform(0.8, 1.3),
             failure,
-            self._finish_create,
+            self._finish_provisioning,
         )
         return 201, vm, op
 
@@ -217,7 +217,7 @@ class Compute:
         vm.model = model
         vm.etag += 1
         vm.provisioning = "Updating"
-        return self._start(vm, "update", api_version, UPDATE_SECONDS, failure, self._finish_update)
+        return self._start(vm, "update", api_version, UPDATE_SECONDS, failure, self._finish_provisioning)
 
     def delete(self, group: str, name: str, api_version: str) -> Operation | None:
         self.groups.get(group)
@@ -310,18 +310,8 @@ class Compute:
         op.status = FAILED
         op.error = {"code": code, "message": message}
 
-    def _finish_create(self, op: Operation) -> None:
-        vm = self._vms.get(_key_of(op.target))
-        if op.failure is not None:
-            self._fail(op, *op.failure)
-            if vm is not None:
-                vm.provisioning = "Failed"
-            return
-        if vm is not None:
-            vm.provisioning = "Succeeded"
-        op.status = SUCCEEDED
-
-    def _finish_update(self, op: Operation) -> None:
+    def _finish_provisioning(self, op: Operation) -> None:
+        """A create or an update ends the same way: the VM's provisioningState follows the operation."""
         vm = self._vms.get(_key_of(op.target))
         if op.failure is not None:
             self._fail(op, *op.failure)

@@ -26,6 +26,8 @@ BAD = {
     "install rollout with no-wait": ([*GOOD_INSTALL, "--rollout", "availability", "--no-wait"], "--no-wait"),
     "install rollout batch size 0": ([*GOOD_INSTALL, "--rollout", "availability", "--batch-size", "0"],
                                      "--batch-size"),
+    "install resume without its state": ([*GOOD_INSTALL, "--rollout", "availability", "--resume",
+                                          "--state-file", "/nonexistent/rollout.json"], "--resume"),
     "assess name without group": (["assess", "-n", "web-01"], "-g"),
     "assess ids with group": (["assess", "-g", "rg-web", "--ids",
                                "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
