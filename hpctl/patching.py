@@ -1,15 +1,14 @@
-"""Assess, install and status across one VM or a fleet: resolve targets, fan out, shape one row each."""
+"""Which VMs a patch command targets, their rows, and `status` (reads); writes go through hpctl.fleet."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from hpctl.core.calendar import load_calendar
-from hpctl.core.patch_results import assessment_row, installation_row, patch_status_row
+from hpctl.core.patch_results import patch_status_row
 from hpctl.core.targets import TargetSpec
 from hpctl.core.track import track_of
 from hpctl.core.vm_facts import resource_group_of, vm_facts
@@ -17,7 +16,7 @@ from hpctl.edge import compute
 from hpctl.edge.clients import Connection
 from hpctl.edge.errors import translate
 from hpctl.errors import HpctlError, NotFoundError
-from hpctl.runner import DEFAULT_MAX_PARALLEL, Outcome, run_each
+from hpctl.runner import DEFAULT_MAX_PARALLEL, run_each
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,9 @@ class FleetResult:
     failed: list[dict[str, Any]] = field(default_factory=list)
     single_error: HpctlError | None = None
     stopped: str | None = None  # why an availability-first rollout stopped early
-    state_path: str | None = None  # where a rollout keeps its progress (for --resume)
+    state_path: str | None = None  # the journal of a write (for --resume)
+    interrupted: int | None = None  # the exit code an interrupt asks for (130 SIGINT, 143 SIGTERM)
+    summary: str | None = None  # one line on what a fleet write started, finished and did not start
 
 
 def as_error(exc: BaseException) -> HpctlError:
@@ -70,7 +71,7 @@ def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = 
     return [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
 
 
-def _base_row(target: Target) -> dict[str, Any]:
+def base_row(target: Target) -> dict[str, Any]:
     row: dict[str, Any] = {"name": target.name, "resourceGroup": target.resource_group}
     if target.vm:
         facts = vm_facts(target.vm)
@@ -82,89 +83,6 @@ def _base_row(target: Target) -> dict[str, Any]:
             "flags": list(facts.flags),
         })
     return row
-
-
-def _fan_out(
-    targets: list[Target],
-    action: Callable[[Target], dict[str, Any]],
-    key: str,
-    *,
-    max_parallel: int,
-    on_done: Callable[[str, bool], None] | None,
-) -> FleetResult:
-    runnable = [t for t in targets if t.error is None]
-
-    def done(outcome: Outcome[Target, dict[str, Any]]) -> None:
-        if on_done is not None:
-            on_done(outcome.target.name, outcome.ok)
-
-    outcomes = {id(o.target): o for o in run_each(runnable, action, max_parallel=max_parallel, on_done=done)}
-    result = FleetResult()
-    for target in targets:
-        row = _base_row(target)
-        outcome = outcomes.get(id(target))
-        error = target.error if outcome is None else outcome.error
-        if error is not None:
-            row.update({"outcome": "Failed", key: None, "error": error_dict(error)})
-            result.failed.append(row)
-            if len(targets) == 1:
-                result.single_error = as_error(error)
-        else:
-            value = outcome.value if outcome else None
-            row.update({"outcome": (value or {}).get("outcome", "Succeeded"), key: (value or {}).get(key),
-                        "error": None})
-            if row[key] and row[key].get("error"):
-                result.failed.append(row)
-        result.rows.append(row)
-    return result
-
-
-def assess(conn: Connection, spec: TargetSpec, *, wait: bool = True, max_parallel: int = DEFAULT_MAX_PARALLEL,
-           on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
-    """assessPatches on every target VM, in parallel; ineligible VMs are assessed too, but flagged."""
-    targets = select_targets(conn, spec, max_parallel=max_parallel)
-    if not targets:
-        raise NotFoundError("No VM matched the targets given.",
-                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
-
-    def act(t: Target) -> dict[str, Any]:
-        result = compute.assess_patches(conn, t.resource_group, t.name, wait=wait)
-        if not wait:
-            return {"outcome": "Accepted", "assessment": None}
-        return {"outcome": "Succeeded", "assessment": assessment_row(result)}
-
-    return _fan_out(targets, act, "assessment", max_parallel=max_parallel, on_done=on_done)
-
-
-def install_targets(conn: Connection, targets: list[Target], body: dict[str, Any], *, wait: bool = True,
-                    max_parallel: int = DEFAULT_MAX_PARALLEL,
-                    on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
-    """installPatches with one validated body on these VMs, in parallel; a run that ends Failed is a failure."""
-
-    def act(t: Target) -> dict[str, Any]:
-        result = compute.install_patches(conn, t.resource_group, t.name, body, wait=wait)
-        if not wait:
-            return {"outcome": "Accepted", "installation": None}
-        row = installation_row(result)
-        outcome = "Succeeded" if row["status"] in ("Succeeded", "CompletedWithWarnings") else "Failed"
-        return {"outcome": outcome, "installation": row}
-
-    result = _fan_out(targets, act, "installation", max_parallel=max_parallel, on_done=on_done)
-    for row in result.rows:
-        if row.get("outcome") == "Failed" and row not in result.failed:
-            result.failed.append(row)
-    return result
-
-
-def install(conn: Connection, spec: TargetSpec, body: dict[str, Any], *, wait: bool = True,
-            max_parallel: int = DEFAULT_MAX_PARALLEL,
-            on_done: Callable[[str, bool], None] | None = None) -> FleetResult:
-    """installPatches on every target VM at once, bounded by max_parallel (no availability ordering)."""
-    targets = select_targets(conn, spec, max_parallel=max_parallel)
-    if not targets:
-        raise NotFoundError("No VM matched the targets given.",
-                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
-    return install_targets(conn, targets, body, wait=wait, max_parallel=max_parallel, on_done=on_done)
 
 
 def track_row(os_version: str | None, facts: Any, today: date) -> dict[str, Any] | None:
@@ -182,7 +100,7 @@ def track_row(os_version: str | None, facts: Any, today: date) -> dict[str, Any]
 
 
 def status_row(target: Target, today: date) -> dict[str, Any]:
-    row = _base_row(target)
+    row = base_row(target)
     vm = target.vm or {}
     facts = vm_facts(vm) if vm else None
     instance_view = (vm.get("properties") or {}).get("instanceView") or {}

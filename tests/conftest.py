@@ -32,6 +32,12 @@ def shared() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _private_journals(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fleet writes journal under ~/.hpctl by default: keep every test's journals in its own directory."""
+    monkeypatch.setenv("HPCTL_STATE_DIR", str(tmp_path / "journals"))
+
+
 @pytest.fixture(scope="session")
 def vcr_config() -> dict[str, Any]:
     return {
@@ -89,13 +95,18 @@ class Arm:
 
 def _serialise_vcr_recording(monkeypatch: pytest.MonkeyPatch) -> None:
     """vcrpy loses exchanges recorded from several threads at once (kevin1024/vcrpy#849), so while
-    recording hpctl's fleet runner works on one VM at a time; playback runs in parallel as users do."""
+    recording the fleet engine has one operation in flight on one HTTP worker, and parallel reads run one at
+    a time; playback runs in parallel as users do (each operation's polls replay in their recorded order)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    import hpctl.fleet.engine
+    import hpctl.fleet.writes
     import hpctl.runner
 
     monkeypatch.setattr(hpctl.runner, "ThreadPoolExecutor",
                         lambda max_workers, **kw: ThreadPoolExecutor(max_workers=1, **kw))
+    monkeypatch.setattr(hpctl.fleet.engine, "MAX_WORKERS", 1)
+    monkeypatch.setattr(hpctl.fleet.writes, "DEFAULT_IN_FLIGHT", 1)
 
 
 @pytest.fixture

@@ -656,7 +656,7 @@ def test_fleet_inputs_become_flags(tmp_path: Path) -> None:
     assess = sim.argv("assess")
     assert len(assess) == 4  # two subscriptions x two groups: assess takes one subscription at a time
     assert assess[0] == ["assess", f"--subscription={SUB1}", "--resource-group=rg-web", "--tag=env=prod",
-                         "--tag=team=web ops", "--max-parallel=16", "--output=none"]
+                         "--tag=team=web ops", "--max-parallel=16", "--yes", "--output=none"]
     reports = sim.argv("report")
     assert [a for r in reports for a in r if a.startswith("--resource-group=")] == [
         "--resource-group=rg-web", "--resource-group=rg-sql"]
@@ -802,7 +802,7 @@ def test_cloud_falls_back_to_the_job_env_and_sandbox_needs_no_subscription(tmp_p
     assert sim.rc("verdict") == 0
     assert {c["env"]["HPCTL_CLOUD"] for c in sim.calls} == {"sandbox"}
     assert {c["env"]["AZURE_SUBSCRIPTION_ID"] for c in sim.calls} == {""}
-    assert sim.argv("assess") == [["assess", "--max-parallel=8", "--output=none"]]
+    assert sim.argv("assess") == [["assess", "--max-parallel=8", "--yes", "--output=none"]]
 
 
 def test_empty_token_credentials_leaves_the_whole_chain(tmp_path: Path) -> None:
@@ -981,7 +981,7 @@ def test_sandbox_assess_one_group_without_failing(tmp_path: Path, fleet_sandbox:
     assert run.final == 0 and sim.rc("verdict") == 0 and "fail-on is none" in sim.stdout("verdict")
     assert {rg for rg, _ in assessed_vms(fleet_sandbox)} == {"rg-web"}
     assert len(assessed_vms(fleet_sandbox)) == run.reports["rg-web"]["summary"]["vmsChecked"] > 0
-    assert sim.argv("assess") == [["assess", "--resource-group=rg-web", "--max-parallel=8", "--output=none"]]
+    assert sim.argv("assess") == [["assess", "--resource-group=rg-web", "--max-parallel=8", "--yes", "--output=none"]]
     assert not any(a.startswith("--fail-on") for a in sim.argv("report")[0])
 
 
@@ -1005,7 +1005,7 @@ def test_sandbox_every_input(tmp_path: Path, fleet_sandbox: Any) -> None:
         assert config["severityOverrides"] == {"HP008": "medium"}
         assert f"\n# Resource group `{group}`\n" in sim.summary
     for argv in sim.argv("assess"):
-        assert argv[-3:] == ["--tag=env=prod", "--max-parallel=4", "--output=none"]
+        assert argv[-4:] == ["--tag=env=prod", "--max-parallel=4", "--yes", "--output=none"]
     assert sim.rc("verdict") == run.final
 
 
@@ -1091,5 +1091,5 @@ def test_sandbox_the_workflow(tmp_path: Path, fleet_sandbox: Any, event: str, di
     for argv in sim.argv("report"):
         assert f"--subscriptions={sub}" in argv and "--assessment-max-age=3" in argv and "--pending-max-age=7" in argv
     if assess:
-        assert sim.argv("assess") == [["assess", f"--subscription={sub}", "--max-parallel=8", "--output=none"]]
+        assert sim.argv("assess") == [["assess", f"--subscription={sub}", "--max-parallel=8", "--yes", "--output=none"]]
         assert {rg for rg, _ in assessed_vms(fleet_sandbox)} == {"rg-web", "rg-app", "rg-data", "rg-api", "rg-legacy"}

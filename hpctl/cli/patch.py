@@ -17,45 +17,33 @@ from hpctl.cli.common import (
     NoWaitOpt,
     TagOpt,
     command,
+    info,
     settings,
 )
+from hpctl.cli.confirm import YesOpt
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 from hpctl.runner import DEFAULT_MAX_PARALLEL
 
 
-def _per_subscription(spec: Any, action: Any) -> Any:
-    """Run `action(conn, spec)` once per subscription the targets live in (--ids may span several)."""
-    from dataclasses import replace
-
-    from hpctl.edge.clients import connect
-    from hpctl.patching import FleetResult
-
-    s = settings()
-    subscriptions = [s.subscription] if s.subscription or not spec.subscriptions else list(spec.subscriptions)
-    if len(subscriptions) == 1:
-        return action(connect(s.cloud, subscriptions[0]), spec)
-    merged = FleetResult()
-    for subscription in subscriptions:
-        part = replace(spec, vms=tuple(vm for vm in spec.vms if vm.subscription == subscription))
-        result = action(connect(s.cloud, subscription), part)
-        merged.rows += result.rows
-        merged.failed += result.failed
-    return merged
-
-
 def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -> None:
-    """Render every row, then exit 1 if any target failed (or the single target's own code)."""
-    if result.single_error is not None:
+    """Render every row, then exit: 130/143 after an interrupt, 1 if any target failed (or the single
+    target's own code), else 0."""
+    if result.single_error is not None and result.interrupted is None:
         raise result.single_error
     s = settings()
     render(result.rows, s.output, s.query, columns=columns, table_view=table_view)
+    if getattr(result, "summary", None) and (result.interrupted or len(result.rows) > 1):
+        info(result.summary)
     if result.failed:
         names = ", ".join(r["name"] for r in result.failed[:5]) + (" …" if len(result.failed) > 5 else "")
         print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} VMs: {names}", file=sys.stderr)
         for row in result.failed[:5]:
             err = row.get("error") or (row.get("installation") or row.get("assessment") or {}).get("error") or {}
             print(f"  {row['resourceGroup']}/{row['name']}: {err.get('message') or err.get('code')}", file=sys.stderr)
+    if result.interrupted is not None:
+        raise typer.Exit(result.interrupted)
+    if result.failed:
         raise typer.Exit(1)
 
 
@@ -89,6 +77,21 @@ def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] 
     return parse_targets(name or [], resource_group, ids or [], tag or [])
 
 
+InFlightOpt = Annotated[int | None, typer.Option(
+    "--max-parallel", metavar="N", show_default=False,
+    help="Most operations in flight at once (1-10000). Default: as many as Azure's request budgets allow.")]
+
+
+def _in_flight(value: int | None) -> int:
+    from hpctl.fleet.writes import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
+
+    if value is None:
+        return DEFAULT_IN_FLIGHT
+    if not 1 <= value <= MAX_IN_FLIGHT:
+        raise InputError(f"--max-parallel {value} is out of range; use 1-{MAX_IN_FLIGHT} operations in flight.")
+    return value
+
+
 @command
 def assess(
     name: NameOpt = None,
@@ -96,13 +99,15 @@ def assess(
     ids: IdsOpt = None,
     tag: TagOpt = None,
     no_wait: NoWaitOpt = False,
-    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    max_parallel: InFlightOpt = None,
+    yes: YesOpt = False,
 ) -> None:
     """Assess available patches on VMs (one, a group, tagged, or the whole subscription).
 
     Shows per VM the status, critical+security and other counts, whether a reboot is pending, and the
     patches found (KB, classification, reboot behaviour). VMs whose image can't hotpatch, or whose patch
-    mode isn't AutomaticByPlatform, are assessed too but flagged.
+    mode isn't AutomaticByPlatform, are assessed too but flagged. Requests are paced by Azure's budgets;
+    Ctrl-C stops starting new ones and lists what Azure had accepted.
 
     Example:
 
@@ -110,14 +115,25 @@ def assess(
 
         hpctl assess -g rg-web --tag env=prod -o table
     """
-    from hpctl import patching
     from hpctl.cli.progress import fleet_progress
+    from hpctl.fleet.commands import assess_fleet, resolve_parts, target_count
+    from hpctl.fleet.interrupts import interrupts
 
+    del yes  # an assessment changes nothing on the VM, so it never asks; --yes is accepted like on every write
+    in_flight = _in_flight(max_parallel)
     spec = _targets(name, resource_group, ids, tag)
-    with fleet_progress(len(spec.vms) or 0, "assess") as done:
-        result = _per_subscription(spec, lambda conn, part: patching.assess(
-            conn, part, wait=not no_wait, max_parallel=max_parallel, on_done=done))
+    s = settings()
+    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight))
+    with interrupts() as interrupt, fleet_progress(target_count(parts), "assess") as progress:
+        result = assess_fleet(parts, interrupt=interrupt, wait=not no_wait, max_parallel=in_flight,
+                              on_progress=progress)
     _finish(result, columns=ASSESS_COLUMNS, table_view=_assess_table, what="assessment")
+
+
+def _pool(in_flight: int) -> int:
+    from hpctl.fleet.engine import MAX_WORKERS
+
+    return max(1, min(in_flight, MAX_WORKERS))
 
 
 def _install_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -164,9 +180,11 @@ RolloutOpt = Annotated[str, typer.Option(
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", metavar="N", show_default=False,
                                            help="VMs per wave with --rollout availability (default 10).")]
 StateFileOpt = Annotated[Path | None, typer.Option(
-    "--state-file", metavar="FILE", help="Where the rollout records its progress (default ~/.hpctl/rollouts/).")]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted or stopped rollout: VMs "
-                                         "already done are skipped.")]
+    "--state-file", metavar="FILE", help="The run's journal: every VM is recorded before its request is sent "
+    "and when Azure accepts it (default ~/.hpctl/rollouts/<run>.journal).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted or stopped run from its "
+                                         "journal: done VMs are skipped, accepted ones followed up, none "
+                                         "installed twice.")]
 
 
 @command
@@ -186,18 +204,22 @@ def install(
     batch_size: BatchSizeOpt = 10,
     state_file: StateFileOpt = None,
     resume: ResumeOpt = False,
+    yes: YesOpt = False,
     no_wait: NoWaitOpt = False,
-    max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
+    max_parallel: InFlightOpt = None,
 ) -> None:
     """Install patches on VMs now. Azure gives on-demand installs no availability-first ordering; with
     --rollout availability hpctl does: zones one at a time, availability sets one update domain at a time,
-    a health check after each wave, a stop on the first failure, and --resume to carry on.
+    a health check after each wave, a stop on the first failure.
 
-    Every value is checked before anything is sent. Lists every VM with its outcome; exits 1 if any failed.
+    Every value is checked before anything is sent; on more than one VM hpctl shows what it will do and asks
+    (--yes skips the question). Each VM is journalled before its request is sent, so Ctrl-C, a crash or a
+    stop can be followed up with --resume without installing anything twice. Lists every VM with its
+    outcome; exits 1 if any failed.
 
     Example:
 
-        hpctl install -g rg-web --classification Critical,Security --reboot-setting IfRequired
+        hpctl install -g rg-web --classification Critical,Security --reboot-setting IfRequired --yes
 
         hpctl install -g rg-web -n web-01 --kb-include KB5087424 --exclude-reboot-required --reboot-setting Never
 
@@ -209,44 +231,65 @@ def install(
         classification, kb_include, kb_exclude, exclude_reboot_required, max_publish_date, reboot_setting,
         max_duration,
     )
+    in_flight = _in_flight(max_parallel)
     if rollout not in ("none", "availability"):
         raise InputError(f"--rollout {rollout!r} is not a rollout mode; use none or availability.")
-    if rollout == "none" and (resume or state_file or batch_size != 10):
-        raise InputError("--batch-size, --state-file and --resume go with --rollout availability.")
+    if rollout == "none" and batch_size != 10:
+        raise InputError("--batch-size goes with --rollout availability.")
     if rollout == "availability" and no_wait:
         raise InputError("--rollout availability waits for each wave to be healthy; drop --no-wait.")
     if resume and state_file is not None and not state_file.exists():
-        raise InputError(f"--resume: no rollout state at {state_file}; run without --resume to start one.")
+        raise InputError(f"--resume: no journal at {state_file}; run without --resume to start one.")
     if not 1 <= batch_size <= 1000:
         raise InputError(f"--batch-size {batch_size} is out of range; use 1-1000 VMs per wave.")
     spec = _targets(name, resource_group, ids, tag)
-    from hpctl import patching
+    from hpctl.cli.confirm import confirm_write, require_tty_or_yes, target_lines
     from hpctl.cli.progress import fleet_progress
+    from hpctl.fleet.commands import all_targets, install_fleet, resolve_parts, target_count
+    from hpctl.fleet.interrupts import interrupts
+    from hpctl.fleet.journal import Journal
 
+    require_tty_or_yes(yes=yes, may_be_many=spec.scope != "vms" or len(spec.vms) > 1)
+    if state_file is not None:
+        Journal.preflight(state_file)
+    s = settings()
+    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
+    body = options.to_wire()
+    details = target_lines(all_targets(parts)) + [f"  {line}" for line in _install_lines(body)]
     if rollout == "availability":
-        _rollout(spec, options.to_wire(), batch_size, state_file, resume, max_parallel)
-        return
-    with fleet_progress(len(spec.vms) or 0, "install") as done:
-        result = _per_subscription(spec, lambda conn, part: patching.install(
-            conn, part, options.to_wire(), wait=not no_wait, max_parallel=max_parallel, on_done=done))
-    _finish(result, columns=INSTALL_COLUMNS, table_view=_install_table, what="installation")
-
-
-def _rollout(spec: Any, body: dict[str, Any], batch_size: int, state_file: Path | None, resume: bool,
-             max_parallel: int) -> None:
-    from hpctl.cli.common import info
-    from hpctl.rollout import install_availability_first
+        details.append(f"  availability-first waves of at most {batch_size} VMs, health-checked, stopping on a "
+                       "failure")
+    confirm_write("install", target_count(parts), details, yes=yes)
 
     def on_wave(wave: Any) -> None:
         info(f"Wave {wave.number}: {wave.label} ({len(wave.members)} VM{'s' if len(wave.members) != 1 else ''})")
 
-    result = _per_subscription(spec, lambda conn, part: install_availability_first(
-        conn, part, body, batch_size=batch_size, state_path=state_file, resume=resume, max_parallel=max_parallel,
-        on_wave=on_wave)[0])
+    with interrupts() as interrupt, fleet_progress(target_count(parts), "install") as progress:
+        result = install_fleet(parts, body, interrupt=interrupt, rollout=rollout, batch_size=batch_size,
+                               state_file=state_file, resume=resume, wait=not no_wait, max_parallel=in_flight,
+                               on_progress=progress, on_wave=on_wave)
     if result.stopped:
         info(f"{result.stopped}; fix it, then rerun with --resume (progress is in {result.state_path}).")
-    _finish(result, columns=[Column("Wave", "wave"), *INSTALL_COLUMNS], table_view=_install_table,
-            what="installation")
+    elif result.interrupted and result.state_path:
+        info(f"Journal: {result.state_path}; rerun with --resume to carry on.")
+    columns = [Column("Wave", "wave"), *INSTALL_COLUMNS] if rollout == "availability" else INSTALL_COLUMNS
+    _finish(result, columns=columns, table_view=_install_table, what="installation")
+
+
+def _install_lines(body: dict[str, Any]) -> list[str]:
+    windows = body.get("windowsParameters") or {}
+    lines = [f"reboot setting {body.get('rebootSetting')}, maximum duration {body.get('maximumDuration')}"]
+    if windows.get("classificationsToInclude"):
+        lines.append("classifications " + ", ".join(windows["classificationsToInclude"]))
+    if windows.get("kbNumbersToInclude"):
+        lines.append("KBs to include " + ", ".join(f"KB{k}" for k in windows["kbNumbersToInclude"]))
+    if windows.get("kbNumbersToExclude"):
+        lines.append("KBs to exclude " + ", ".join(f"KB{k}" for k in windows["kbNumbersToExclude"]))
+    if windows.get("excludeKbsRequiringReboot"):
+        lines.append("KBs that may reboot are left out")
+    if windows.get("maxPatchPublishDate"):
+        lines.append(f"published on or before {windows['maxPatchPublishDate']}")
+    return lines
 
 
 def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -307,9 +350,12 @@ def status(
         hpctl status -g rg-web -o table
     """
     from hpctl import patching
+    from hpctl.fleet.commands import for_each_subscription
 
     today = _as_of(as_of)
     spec = _targets(name, resource_group, ids, tag)
-    result = _per_subscription(
-        spec, lambda conn, part: patching.status(conn, part, today=today, max_parallel=max_parallel))
+    s = settings()
+    result = for_each_subscription(
+        s.cloud, s.subscription, spec,
+        lambda conn, part: patching.status(conn, part, today=today, max_parallel=max_parallel))
     _finish(result, columns=STATUS_COLUMNS, table_view=_status_table, what="status")

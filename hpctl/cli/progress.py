@@ -1,21 +1,36 @@
-"""Progress for multi-VM work on stderr: a live bar on a terminal, plain lines otherwise."""
+"""Progress for fleet writes on stderr: a live bar (done / failed / running) on a terminal, otherwise one
+summary line every 30 s (CI logs)."""
 
 from __future__ import annotations
 
 import sys
-import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from hpctl.cli.common import settings
 
+CI_EVERY = 30.0
+
 
 @contextmanager
-def fleet_progress(total: int, label: str) -> Iterator[Callable[[str, bool], None]]:
-    """Yield a callback `done(name, ok)` to call as each VM finishes."""
-    quiet = settings().only_show_errors or total <= 1
-    if quiet:
-        yield lambda name, ok: None
+def fleet_progress(total: int, label: str) -> Iterator[Callable[[Any], None]]:
+    """Yield a callback taking the engine's Progress (total, done, failed, running); it may be called from
+    several runs in a row (one per subscription): counts add up."""
+    base = {"done": 0, "failed": 0}
+    last: dict[str, Any] = {"run": None, "done": 0, "failed": 0}
+
+    def counts(progress: Any) -> tuple[int, int, int]:
+        if last["run"] is not progress:
+            base["done"] += last["done"]
+            base["failed"] += last["failed"]
+            last["run"] = progress
+        last["done"], last["failed"] = progress.done, progress.failed
+        return base["done"] + progress.done, base["failed"] + progress.failed, progress.running
+
+    if settings().only_show_errors or total <= 1:
+        yield lambda progress: None
         return
     if sys.stderr.isatty():
         from rich.console import Console
@@ -24,22 +39,19 @@ def fleet_progress(total: int, label: str) -> Iterator[Callable[[str, bool], Non
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task(label, total=total)
-            failed = 0
 
-            def advance(name: str, ok: bool) -> None:
-                nonlocal failed
-                failed += 0 if ok else 1
-                bar.update(task, advance=1, description=f"{label} ({failed} failed)" if failed else label)
+            def update(progress: Any) -> None:
+                done, failed, running = counts(progress)
+                bar.update(task, completed=done, description=f"{label}: {running} running, {failed} failed")
 
-            yield advance
+            yield update
         return
-    lock = threading.Lock()
-    count = 0
+    next_line = [time.monotonic() + CI_EVERY]
 
-    def line(name: str, ok: bool) -> None:
-        nonlocal count
-        with lock:
-            count += 1
-            print(f"{label}: [{count}/{total}] {name} {'done' if ok else 'FAILED'}", file=sys.stderr, flush=True)
+    def line(progress: Any) -> None:
+        done, failed, running = counts(progress)
+        if time.monotonic() >= next_line[0]:
+            next_line[0] = time.monotonic() + CI_EVERY
+            print(f"{label}: {done}/{total} done, {failed} failed, {running} running", file=sys.stderr, flush=True)
 
     yield line

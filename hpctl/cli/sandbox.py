@@ -98,7 +98,7 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
     ("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0),
     ("Install critical and security patches availability-first: one zone at a time, health-checked",
      "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired "
-     "--rollout availability -o table", 0),
+     "--rollout availability --yes -o table", 0),
     ("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
     ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
     ("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",

@@ -176,6 +176,14 @@ def _duration_value(text: str) -> timedelta:
     return timedelta(**parts)
 
 
+def parse_duration_seconds(text: str) -> float:
+    """Seconds in an ISO 8601 duration hpctl sent (PT2H → 7200.0); 7200 when it can't be read."""
+    try:
+        return _duration_value(text.strip().upper()).total_seconds()
+    except ValueError:
+        return _duration_value(DEFAULT_MAX_DURATION).total_seconds()
+
+
 def _format_duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     hours, rest = divmod(seconds, 3600)

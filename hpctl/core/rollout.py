@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hpctl.errors import InputError
 
@@ -81,3 +82,19 @@ def plan_waves(targets: Iterable[RolloutTarget], batch_size: int = 10) -> list[W
     batches = _chunks(ordered_loose, batch_size)
     waves += [(f"no zone or set batch {i + 1}/{len(batches)}", b) for i, b in enumerate(batches)]
     return [Wave(number=i + 1, label=label, members=tuple(members)) for i, (label, members) in enumerate(waves)]
+
+
+def health_problem(vm: dict[str, Any]) -> str | None:
+    """Why a VM isn't healthy after its install (None when it is): running, provisioned, install not failed.
+    A stopped or deallocated VM is not healthy, whatever its install said."""
+    view = (vm.get("properties") or {}).get("instanceView") or {}
+    codes = [str(s.get("code", "")) for s in view.get("statuses") or []]
+    power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), None)
+    if power not in (None, "running"):
+        return f"power state is {power}"
+    if any(c.lower().startswith("provisioningstate/failed") for c in codes):
+        return "provisioning state is failed"
+    install = ((view.get("patchStatus") or {}).get("lastPatchInstallationSummary") or {}).get("status")
+    if install == "Failed":
+        return "its last installation is Failed"
+    return None

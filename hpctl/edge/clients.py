@@ -8,14 +8,13 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
 
-from hpctl.edge.pacing import PacingPolicy
 from hpctl.errors import AuthError, InputError
 
 log = logging.getLogger(__name__)
@@ -84,21 +83,39 @@ class Connection:
     credential: TokenCredential
     connection_verify: str | bool = True
     polling_interval: float = DEFAULT_POLLING_INTERVAL
-    pacing: PacingPolicy = field(default_factory=PacingPolicy)
     # An azure-core HttpTransport to use instead of the default (requests); tests replay real traffic with it.
     transport: Any = None
+    # How much faster than Azure this endpoint's clock runs: 1 on Azure; the sandbox compresses time, and its
+    # budgets refill and its operations end that much sooner. The fleet engine paces and waits by it.
+    time_scale: float = 1.0
+    # HTTP connections kept per host: sized to the fleet engine's workers (requests' default pool holds 10).
+    pool_size: int = 10
+
+    def _transport(self) -> dict[str, Any]:
+        if self.transport is not None:
+            return {"transport": self.transport}
+        if self.pool_size <= 10:
+            return {}
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return {"transport": RequestsTransport(session=session, session_owner=True,
+                                               connection_verify=self.connection_verify)}
 
     def _client_kwargs(self) -> dict[str, Any]:
-        extra = {"transport": self.transport} if self.transport is not None else {}
+        extra = self._transport()
         return {
             **extra,
             "base_url": self.base_url,
             "credential_scopes": [self.base_url.rstrip("/") + "/.default"],
             "connection_verify": self.connection_verify,
+            # azure-core retries 408/429/5xx with back-off honouring Retry-After; fleet writes turn that off
+            # per call and pace themselves by the budgets (hpctl.fleet).
             "polling_interval": self.polling_interval,
-            # azure-core retries 408/429/5xx with back-off honouring Retry-After; the pacing policy
-            # slows writes before Compute's guest-patch budgets run out instead of after.
-            "per_retry_policies": [self.pacing],
         }
 
     @cached_property
@@ -171,6 +188,7 @@ def connect(cloud: str, subscription: str | None, *, require_subscription: bool 
             credential=StaticTokenCredential(),
             connection_verify=endpoint["ca_file"],
             polling_interval=_polling_interval(0.2),
+            time_scale=float(endpoint.get("budget_time_scale") or 1.0),
         )
     if cloud not in ARM_ENDPOINTS:
         raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(ARM_ENDPOINTS)}.")

@@ -31,6 +31,9 @@ class SandboxConfig:
     port: int = 0
     subscription_id: str | None = None
     budgets: dict[str, int] | None = None
+    # How fast the throttling budgets refill, in budget seconds per wall second; None: the time scale, so
+    # budgets keep Azure's proportions to operation durations. Tests that must see a budget run dry use 1.
+    budget_time_scale: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.fleet, bool) or not isinstance(self.fleet, int) or self.fleet < 0:
@@ -63,7 +66,9 @@ class SandboxConfig:
             raise ValueError(f"port must be 0-65535 (got {self.port!r})")
         if self.subscription_id is None:
             self.subscription_id = stable_guid("subscription", self.seed)
-        Throttle(self.budgets)  # validates the budget names and values
+        if self.budget_time_scale is None:
+            self.budget_time_scale = self.time_scale
+        Throttle(self.budgets, scale=self.budget_time_scale)  # validates the budget names, values and scale
 
     @property
     def today(self) -> dt.date:

@@ -181,7 +181,7 @@ class ArmApp:
                 {
                     "GET": (self.get_vm, "LowCostGet"),
                     "PUT": (self.put_vm, "PutVM"),
-                    "PATCH": (self.patch_vm, "PutVM"),
+                    "PATCH": (self.patch_vm, "UpdateVM"),
                     "DELETE": (self.delete_vm, "DeleteVM"),
                 },
                 True,
@@ -276,7 +276,7 @@ class ArmApp:
             return self.resource_graph.throttled_error(fault.retry_after or 1)  # Resource Graph's own 429
         if fault.status == 429 and not fault.code and not fault.message:
             # A plain injected 429 looks like the route's own Compute throttling.
-            policy = OPERATION_POLICIES.get(operation or "", ("HighCostGet30Min",))[-1]
+            policy = OPERATION_POLICIES.get(operation or "", ("HighCostGetSubscriptionMaximum",))[-1]
             return throttled_error(policy, self.throttle.detail(policy), fault.retry_after or 1)
         error = fault_error(fault.status, fault.code, fault.message)
         if fault.retry_after is not None:

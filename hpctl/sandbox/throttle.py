@@ -12,40 +12,48 @@ from dataclasses import dataclass
 
 from hpctl.sandbox.armerrors import THROTTLED_MESSAGE, ArmError
 
-# Compute policies: name -> (requests allowed, window in seconds). Counts are what real responses show
-# right after a first call (azure-wire.md §5.2, §8, and the recordings); windows are real seconds (the
-# 3Min/30Min names say it; for the ...Resource / ...SubscriptionMaximum pairs the window is not published).
-COMPUTE_BUDGETS: dict[str, tuple[int, float]] = {
-    "PutVM3Min": (240, 180.0),
-    "PutVM30Min": (1200, 1800.0),
-    "DeleteVM3Min": (240, 180.0),
-    "DeleteVM30Min": (1200, 1800.0),
-    "LowCostGetSubscriptionMaximum": (24000, 1800.0),
-    "LowCostGetResource": (35, 60.0),
-    "HighCostGet3Min": (140, 180.0),
-    "HighCostGet30Min": (700, 1800.0),
-    "GetOperationResource": (45, 60.0),
-    "GetOperationSubscriptionMaximum": (15000, 1800.0),
-    # The real 202 of the first installPatches on a VM says ...Resource;5, so the bucket holds 6.
-    "VMGuestPatchOperationSubscriptionMaximum": (600, 1800.0),
-    "VMGuestPatchOperationResource": (6, 180.0),
-    "ListVMImagesVersionsFromLocation3Min": (16000, 180.0),
-    "ListVMImagesVersionsFromLocation30Min": (44000, 1800.0),
-    "GetVMImageFromLocation3Min": (13000, 180.0),
-    "GetVMImageFromLocation30Min": (74000, 1800.0),
+# Compute's published token buckets (azure-wire.md §9.1, from Microsoft's "Compute throttling limits"): per
+# policy family, (capacity, refill a minute) per VM ("...Resource") and per subscription ("...SubscriptionMaximum").
+# A family with no per-VM bucket counts only per subscription.
+COMPUTE_FAMILIES: dict[str, tuple[tuple[int, int] | None, tuple[int, int]]] = {
+    "VMGuestPatchOperation": ((6, 2), (600, 200)),  # assessPatches, installPatches
+    "GetOperation": ((45, 15), (15000, 5000)),  # async-operation polls
+    "LowCostGet": ((36, 12), (24000, 8000)),  # VM GET (with $expand=instanceView), instanceView
+    "HighCostGet": (None, (900, 300)),  # VM list, list all
+    "UpdateVM": ((12, 4), (1500, 500)),  # PATCH, start, restart, power off, Run Command
+    "PutVM": ((12, 4), (1500, 500)),  # create
+    "DeleteVM": ((12, 4), (1500, 500)),  # delete, deallocate
 }
 
-# Which Compute operation takes which policies, in the order real responses list them.
+# Budget name -> (capacity, refill a minute).
+COMPUTE_BUDGETS: dict[str, tuple[int, float]] = {}
+for _family, (_per_vm, _per_sub) in COMPUTE_FAMILIES.items():
+    COMPUTE_BUDGETS[f"{_family}SubscriptionMaximum"] = (_per_sub[0], float(_per_sub[1]))
+    if _per_vm is not None:
+        COMPUTE_BUDGETS[f"{_family}Resource"] = (_per_vm[0], float(_per_vm[1]))
+# Image reads are not in the published table; these keep the older scheme's names and counts (§5.2).
+COMPUTE_BUDGETS.update({
+    "ListVMImagesVersionsFromLocation3Min": (16000, 16000 / 3),
+    "ListVMImagesVersionsFromLocation30Min": (44000, 44000 / 30),
+    "GetVMImageFromLocation3Min": (13000, 13000 / 3),
+    "GetVMImageFromLocation30Min": (74000, 74000 / 30),
+})
+
+# Which Compute operation takes which policies, in the order real responses list them (§9.1).
 OPERATION_POLICIES: dict[str, tuple[str, ...]] = {
-    "PutVM": ("PutVM3Min", "PutVM30Min"),
-    "DeleteVM": ("DeleteVM3Min", "DeleteVM30Min"),
-    "LowCostGet": ("LowCostGetSubscriptionMaximum", "LowCostGetResource"),
-    "HighCostGet": ("HighCostGet3Min", "HighCostGet30Min"),
-    "GetOperation": ("GetOperationResource", "GetOperationSubscriptionMaximum"),
     "VMGuestPatchOperation": ("VMGuestPatchOperationSubscriptionMaximum", "VMGuestPatchOperationResource"),
+    "GetOperation": ("GetOperationResource", "GetOperationSubscriptionMaximum"),
+    "LowCostGet": ("LowCostGetSubscriptionMaximum", "LowCostGetResource"),
+    "HighCostGet": ("HighCostGetSubscriptionMaximum",),
+    "UpdateVM": ("UpdateVMSubscriptionMaximum", "UpdateVMResource"),
+    "PutVM": ("PutVMSubscriptionMaximum", "PutVMResource"),
+    "DeleteVM": ("DeleteVMSubscriptionMaximum", "DeleteVMResource"),
     "ListImageVersions": ("ListVMImagesVersionsFromLocation3Min", "ListVMImagesVersionsFromLocation30Min"),
     "GetImage": ("GetVMImageFromLocation3Min", "GetVMImageFromLocation30Min"),
 }
+
+# Compute counts requests over one-minute windows (the 429 body's startTime..endTime).
+WINDOW = 60.0
 
 # ARM's regional per-subscription token buckets (capacity, refill per second); global = 15x.
 ARM_BUDGETS: dict[str, tuple[int, float]] = {
@@ -105,12 +113,26 @@ class Charge:
 
 
 class Throttle:
-    """All budgets of one sandbox subscription; thread-safe."""
+    """All budgets of one sandbox subscription; thread-safe.
+
+    Compute's and ARM's buckets refill on the budget clock: `scale` budget seconds pass per wall second. The
+    sandbox runs them at its time scale, like every other wait it simulates, so that budgets and operation
+    durations keep Azure's proportions (a minute's refill takes 0.1 s at x600, as a 10-minute assessment
+    takes 1 s); Retry-After is then given in wall seconds. Resource Graph's quota (hpctl.sandbox.resourcegraph)
+    stays in wall time. Refill is continuous at the published rate a minute, the same count over every
+    whole minute as Compute's minute-by-minute refill.
+    """
 
     def __init__(
-        self, overrides: Mapping[str, int] | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        overrides: Mapping[str, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        scale: float = 1.0,
     ) -> None:
-        self._clock = clock
+        if scale <= 0:
+            raise ValueError(f"budget time scale must be positive (got {scale})")
+        self.scale = float(scale)
+        self._clock = lambda: clock() * self.scale
         self._lock = threading.Lock()
         self._compute = dict(COMPUTE_BUDGETS)
         self._arm = dict(ARM_BUDGETS)
@@ -135,8 +157,8 @@ class Throttle:
         bucket = self._buckets.get(key)
         if bucket is None:
             if name in self._compute:
-                capacity, window = self._compute[name]
-                bucket = _Bucket(capacity, capacity / window, now)
+                capacity, per_minute = self._compute[name]
+                bucket = _Bucket(capacity, per_minute / 60.0, now)
             else:
                 capacity, rate = self._arm[name]
                 bucket = _Bucket(capacity, rate, now)
@@ -156,7 +178,7 @@ class Throttle:
             for _, bucket in arm:
                 if bucket.tokens < 1:
                     bucket.rejected += 1
-                    return Charge(None, {}, _arm_refusal(kind, bucket.wait()))
+                    return Charge(None, {}, _arm_refusal(kind, bucket.wait() / self.scale))
             policies = OPERATION_POLICIES.get(operation or "", ())
             buckets = [
                 (name, self._bucket(name, (resource or "").lower() if name.endswith("Resource") else "", now))
@@ -168,7 +190,7 @@ class Throttle:
                     header = ",".join(
                         f"Microsoft.Compute/{n};{int(b.tokens) if n != name else 0}" for n, b in buckets
                     )
-                    refusal = _compute_refusal(name, bucket, self._compute[name][1], header)
+                    refusal = _compute_refusal(name, bucket, self.scale, header)
                     return Charge(header, {}, refusal)
             for _, bucket in arm + buckets:
                 bucket.tokens -= 1
@@ -181,8 +203,8 @@ class Throttle:
 
     def detail(self, policy: str) -> str:
         """The details[].message of a 429 for `policy` (used for injected throttling faults too)."""
-        capacity, window = self._compute.get(policy, (0, 180.0))
-        return _detail(policy, window, capacity, capacity + 1)
+        capacity, _ = self._compute.get(policy, (0, 0.0))
+        return _detail(policy, WINDOW, capacity, capacity + 1)
 
 
 def _detail(policy: str, window: float, allowed: int, measured: int) -> str:
@@ -211,9 +233,9 @@ def _arm_refusal(kind: str, wait: float) -> ArmError:
     )
 
 
-def _compute_refusal(policy: str, bucket: _Bucket, window: float, header: str) -> ArmError:
-    seconds = max(1, math.ceil(bucket.wait()))
-    detail = _detail(policy, window, bucket.capacity, bucket.capacity + bucket.rejected)
+def _compute_refusal(policy: str, bucket: _Bucket, scale: float, header: str) -> ArmError:
+    seconds = max(1, math.ceil(bucket.wait() / scale))
+    detail = _detail(policy, WINDOW, bucket.capacity, bucket.capacity + bucket.rejected)
     return throttled_error(policy, detail, seconds, header)
 
 

@@ -76,7 +76,7 @@ def test_install_hotpatch_then_status_shows_the_track(arm, hpctl):
 
 def test_install_group_with_classifications(arm, hpctl):
     result = hpctl("install", "-g", "rg-web", "--classification", "Critical,Security", "--reboot-setting",
-                   "IfRequired", "--max-duration", "PT3H")
+                   "IfRequired", "--max-duration", "PT3H", "--yes")
     assert result.exit_code == 0, result.stderr
     rows = rows_of(result)
     assert {"web-01", "web-02", "web-03"} <= set(rows)

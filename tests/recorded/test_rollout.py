@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.vcr
 INSTALL = ["install", "--classification", "Critical,Security", "--reboot-setting", "IfRequired",
-           "--rollout", "availability"]
+           "--rollout", "availability", "--yes"]
 
 
 def rows_of(result):
@@ -63,7 +63,8 @@ def test_a_failure_stops_the_rollout_and_resume_carries_on(arm, hpctl, tmp_path)
 
 def test_resume_refuses_another_rollouts_state(arm, hpctl, tmp_path):
     state = tmp_path / "state.json"
-    state.write_text(json.dumps({"version": 1, "key": "0123456789abcdef", "completed": {}}))
+    state.write_text(json.dumps({"version": 2, "kind": "install-availability", "key": "0123456789abcdef",
+                                 "settings": {}}) + "\n")
     result = hpctl(*INSTALL, "-g", "rg-web", "--state-file", str(state), "--resume")
     assert result.exit_code == 2
-    assert "another rollout" in result.stderr
+    assert "another run" in result.stderr

@@ -28,7 +28,9 @@ def test_start_writes_a_private_endpoint_file_and_stop_removes_it(tmp_path: Path
     endpoint_file = tmp_path / "state" / "endpoint.json"
     try:
         endpoint = json.loads(endpoint_file.read_text())
-        assert set(endpoint) == {"url", "ca_file", "subscription_id", "tenant_id", "pid", "started"}
+        assert set(endpoint) == {"url", "ca_file", "subscription_id", "tenant_id", "pid", "started",
+                                 "budget_time_scale"}
+        assert endpoint["budget_time_scale"] == sandbox.config.time_scale
         assert endpoint["url"] == sandbox.url and sandbox.url.startswith("https://127.0.0.1:")
         assert endpoint["ca_file"] == sandbox.ca_file and endpoint["pid"] == os.getpid()
         assert endpoint["subscription_id"] == sandbox.subscription_id

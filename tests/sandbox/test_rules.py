@@ -506,7 +506,8 @@ def _mutate(rng: random.Random, value: Any, depth: int = 0) -> None:
 
 def test_mangled_bodies_get_arm_errors_never_5xx(tmp_path: Path) -> None:
     budgets = {
-        "PutVM3Min": 10000,
+        "PutVMResource": 10000,
+        "PutVMSubscriptionMaximum": 10000,
         "VMGuestPatchOperationResource": 10000,
         "subscription-writes": 10000,
         "GetOperationResource": 10000,

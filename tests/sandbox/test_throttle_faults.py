@@ -31,7 +31,8 @@ def _policies(header: str) -> dict[str, int]:
 
 
 def test_per_vm_guest_patch_budget_runs_out_with_a_real_429(tmp_path: Path) -> None:
-    sandbox = make_sandbox(tmp_path, budgets={"VMGuestPatchOperationResource": 2})
+    # Budgets on wall time (a real minute's refill), so that the test outruns them.
+    sandbox = make_sandbox(tmp_path, budgets={"VMGuestPatchOperationResource": 2}, budget_time_scale=1.0)
     try:
         arm = Arm(sandbox)
         sandbox.backend.add_vm("rg1", "vm1")
@@ -72,7 +73,8 @@ def test_per_vm_guest_patch_budget_runs_out_with_a_real_429(tmp_path: Path) -> N
 
 def test_subscription_and_arm_budgets(tmp_path: Path) -> None:
     sandbox = make_sandbox(
-        tmp_path, budgets={"VMGuestPatchOperationSubscriptionMaximum": 1, "subscription-reads": 3}
+        tmp_path, budgets={"VMGuestPatchOperationSubscriptionMaximum": 1, "subscription-reads": 3},
+        budget_time_scale=1.0,
     )
     try:
         arm = Arm(sandbox)
@@ -106,12 +108,12 @@ def test_headers_name_the_policies_real_compute_uses(fleet_arm: Arm) -> None:
         (
             "GET",
             f"/subscriptions/{sub}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines",
-            ["HighCostGet3Min", "HighCostGet30Min"],
+            ["HighCostGetSubscriptionMaximum"],
         ),
         (
             "GET",
             f"/subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines",
-            ["HighCostGet3Min", "HighCostGet30Min"],
+            ["HighCostGetSubscriptionMaximum"],
         ),
     ]
     for method, path, expected in cases:
@@ -123,21 +125,71 @@ def test_headers_name_the_policies_real_compute_uses(fleet_arm: Arm) -> None:
     assert "x-ms-ratelimit-remaining-subscription-reads" in group.headers
 
 
-def test_token_buckets_refill_over_their_window() -> None:
+def test_token_buckets_follow_computes_published_limits() -> None:
     now = [1000.0]
-    throttle = Throttle({"PutVM3Min": 2}, clock=lambda: now[0])
-    assert throttle.charge("PUT", "PutVM", None).refused is None
-    assert throttle.charge("PUT", "PutVM", None).refused is None
-    refused = throttle.charge("PUT", "PutVM", None).refused
+    # ARM's own write bucket (200, 10 a second) is checked first; widened so that Compute's is what runs out.
+    throttle = Throttle({"subscription-writes": 5000}, clock=lambda: now[0])
+    vm = "rg/vm1"
+    headers = [throttle.charge("POST", "VMGuestPatchOperation", vm).header for _ in range(6)]
+    # 6 guest-patch operations per VM, 600 per subscription (azure-wire.md §9.1), named as real CRP names them.
+    assert headers[0] == ("Microsoft.Compute/VMGuestPatchOperationSubscriptionMaximum;599,"
+                          "Microsoft.Compute/VMGuestPatchOperationResource;5")
+    assert headers[-1].endswith("VMGuestPatchOperationResource;0")
+    refused = throttle.charge("POST", "VMGuestPatchOperation", vm).refused
     assert refused is not None and refused.status == 429
-    assert refused.headers["Retry-After"] == "90"  # 2 per 180 s: one token every 90 s
-    now[0] += 89.0
-    assert throttle.charge("PUT", "PutVM", None).refused is not None
-    now[0] += 2.0
-    charge = throttle.charge("PUT", "PutVM", None)
-    assert charge.refused is None
-    # The 30-minute bucket refilled meanwhile (1200 per 1800 s); the small 3-minute one is empty again.
-    assert charge.header == "Microsoft.Compute/PutVM3Min;0,Microsoft.Compute/PutVM30Min;1199"
+    assert refused.headers["Retry-After"] == "30"  # refilled 2 a minute: one token every 30 s
+    assert json.loads(refused.body()["error"]["details"][0]["message"])["allowedRequestCount"] == 6
+    assert throttle.charge("POST", "VMGuestPatchOperation", "rg/vm2").refused is None  # another VM's own
+    now[0] += 29.0
+    assert throttle.charge("POST", "VMGuestPatchOperation", vm).refused is not None
+    now[0] += 1.5
+    assert throttle.charge("POST", "VMGuestPatchOperation", vm).refused is None
+    # The subscription bucket: 600, refilled 200 a minute.
+    now[0] = 0.0
+    throttle = Throttle({"subscription-writes": 5000}, clock=lambda: now[0])
+    for index in range(600):
+        assert throttle.charge("POST", "VMGuestPatchOperation", f"rg/many{index}").refused is None
+    spent = throttle.charge("POST", "VMGuestPatchOperation", "rg/one-more").refused
+    assert spent is not None and spent.body()["error"]["details"][0]["target"] == (
+        "VMGuestPatchOperationSubscriptionMaximum")
+    now[0] += 60.0
+    granted = [throttle.charge("POST", "VMGuestPatchOperation", f"rg/next{i}").refused is None for i in range(201)]
+    assert granted.count(True) == 200
+
+
+@pytest.mark.parametrize(("operation", "vm_budget", "sub_budget"), [
+    ("GetOperation", (45, 15), (15000, 5000)),
+    ("LowCostGet", (36, 12), (24000, 8000)),
+    ("UpdateVM", (12, 4), (1500, 500)),
+    ("PutVM", (12, 4), (1500, 500)),
+    ("DeleteVM", (12, 4), (1500, 500)),
+])
+def test_published_budgets_per_vm_and_subscription(operation: str, vm_budget: tuple[int, int],
+                                                    sub_budget: tuple[int, int]) -> None:
+    now = [0.0]
+    throttle = Throttle(clock=lambda: now[0])
+    first = _policies(throttle.charge("GET", operation, "rg/vm").header or "")
+    assert first == {f"{operation}Resource": vm_budget[0] - 1, f"{operation}SubscriptionMaximum": sub_budget[0] - 1}
+    for _ in range(vm_budget[0] - 1):
+        assert throttle.charge("GET", operation, "rg/vm").refused is None
+    refused = throttle.charge("GET", operation, "rg/vm").refused
+    assert refused is not None and refused.headers["Retry-After"] == str(60 // vm_budget[1])
+
+
+def test_lists_count_per_subscription_only() -> None:
+    throttle = Throttle(clock=lambda: 0.0)
+    header = throttle.charge("GET", "HighCostGet", None).header
+    assert header == "Microsoft.Compute/HighCostGetSubscriptionMaximum;899"  # 900, refilled 300 a minute
+
+
+def test_budget_clock_runs_at_the_sandbox_time_scale() -> None:
+    now = [0.0]
+    throttle = Throttle({"VMGuestPatchOperationResource": 1}, clock=lambda: now[0], scale=600.0)
+    assert throttle.charge("POST", "VMGuestPatchOperation", "rg/vm").refused is None
+    refused = throttle.charge("POST", "VMGuestPatchOperation", "rg/vm").refused
+    assert refused is not None and refused.headers["Retry-After"] == "1"  # 30 budget seconds = 0.05 wall s
+    now[0] += 0.06
+    assert throttle.charge("POST", "VMGuestPatchOperation", "rg/vm").refused is None
 
 
 def test_sdk_retries_an_injected_429_after_retry_after(fleet_sandbox: Sandbox) -> None:
@@ -334,8 +386,9 @@ def test_fault_spec_parses() -> None:
         {"date": "1999-01-01"},
         {"faults": "429=2"},
         {"budgets": {"NoSuchPolicy": 1}},
-        {"budgets": {"PutVM3Min": -1}},
-        {"budgets": {"PutVM3Min": 1.5}},
+        {"budgets": {"PutVMResource": -1}},
+        {"budgets": {"PutVMResource": 1.5}},
+        {"budget_time_scale": 0},
         {"port": 70000},
     ],
 )

@@ -196,9 +196,12 @@ def test_vm_put_answers_like_real_crp(tmp_path: Path) -> None:
             assert header in real_headers and header in response.headers
         assert "Location" not in response.headers and "Location" not in real_headers
         assert response.headers["Retry-After"] == real["ResponseHeaders"]["Retry-After"][0] == "10"
+        # The 2019 recording shows the older 3Min/30Min scheme; today's budgets are the published token buckets
+        # (azure-wire.md §9.1: Put VM 12 per VM, 1,500 per subscription), in the same header format.
+        assert real["ResponseHeaders"]["x-ms-ratelimit-remaining-resource"][0].startswith("Microsoft.Compute/PutVM")
         assert (
             response.headers["x-ms-ratelimit-remaining-resource"]
-            == real["ResponseHeaders"]["x-ms-ratelimit-remaining-resource"][0]
+            == "Microsoft.Compute/PutVMSubscriptionMaximum;1499,Microsoft.Compute/PutVMResource;11"
         )
         body = response.json()
         real_body = json.loads(real["ResponseBody"])

@@ -1,0 +1,356 @@
+"""The engine: sends operations as the admission gate allows, polls every accepted one from one shared
+schedule, journals each step before acting on it, and stops cleanly on an interrupt."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpctl.edge.stepped import Step, send_failure
+from hpctl.errors import AzureOperationError
+from hpctl.fleet.budgets import ARM_READS, ARM_WRITES, Gate
+from hpctl.fleet.interrupts import Interrupt
+from hpctl.fleet.journal import ACCEPTED, DONE, NOT_ACCEPTED, SENDING, Journal
+from hpctl.fleet.kinds import (
+    ACCEPTED as OUT_ACCEPTED,
+)
+from hpctl.fleet.kinds import (
+    ALREADY_DONE,
+    FAILED,
+    NOT_STARTED,
+    UNKNOWN,
+    FleetTarget,
+    Handle,
+    OperationKind,
+    Outcome,
+)
+from hpctl.patching import as_error
+
+log = logging.getLogger(__name__)
+
+# HTTP calls run on a few worker threads (never one per operation); the connection pool matches.
+MAX_WORKERS = 16
+# After an interrupt, accepted operations are polled this long before hpctl lists them as still running.
+GRACE_SECONDS = 5.0
+# Attempts at a send that got no answer (no connection, or a resend-safe operation's lost answer).
+MAX_SEND_ATTEMPTS = 6
+# Polls that keep failing go on until the operation's own limit plus this margin.
+POLL_MARGIN_SECONDS = 600.0
+MAX_POLL_BACKOFF = 60.0
+
+
+@dataclass
+class Progress:
+    """Counts for the progress display."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+
+
+@dataclass
+class _Op:
+    target: FleetTarget
+    index: int
+    attempts: int = 0
+    handle: Handle | None = None
+    deadline: float = 0.0
+    poll_failures: int = 0
+    outcome: Outcome | None = None
+
+
+@dataclass
+class RunStats:
+    """What a run did, for the summary line and the benchmarks."""
+
+    started: int = 0
+    finished: int = 0
+    not_started: int = 0
+    throttled: int = 0
+    sends: int = 0
+    polls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs one operation kind over many targets. `time_scale` is how much faster than Azure the endpoint's
+    clock runs (1 on Azure; the sandbox says so through the client factory): budgets and deadlines follow it."""
+
+    def __init__(self, kind: OperationKind, *, gate: Gate, interrupt: Interrupt, max_parallel: int,
+                 journal: Journal | None = None, wait: bool = True, time_scale: float = 1.0,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.kind = kind
+        self.gate = gate
+        self.interrupt = interrupt
+        self.max_parallel = max(1, max_parallel)
+        self.journal = journal
+        self.wait = wait
+        self.time_scale = time_scale
+        self.on_progress = on_progress
+        self.clock = clock
+        self.stats = RunStats()
+        self._send_budgets = (*kind.budgets, ARM_WRITES)
+        self._poll_budgets = (*kind.poll_budgets, ARM_READS)
+        self._events: queue.Queue[tuple[str, _Op, Any]] = queue.Queue()
+        self._seq = itertools.count()
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    def run(self, targets: list[FleetTarget]) -> list[Outcome]:
+        """Every target's outcome, in target order."""
+        ops = [_Op(t, i) for i, t in enumerate(targets)]
+        self._progress = Progress(total=len(ops))
+        to_send: deque[_Op] = deque()
+        self._polls: list[tuple[float, int, _Op]] = []
+        to_resume: list[_Op] = []
+        to_reconcile: list[_Op] = []
+        for op in ops:
+            entry = self.journal.entries.get(op.target.id) if self.journal else None
+            state = (entry or {}).get("state")
+            if state == ACCEPTED and entry and entry.get("token"):
+                to_resume.append(op)
+            elif state in (SENDING, ACCEPTED):
+                to_reconcile.append(op)
+            elif state == DONE and entry and entry.get("outcome") not in (FAILED, UNKNOWN, None):
+                op.outcome = Outcome(ALREADY_DONE, note="already done in an earlier run")
+            else:
+                to_send.append(op)
+        self._progress.done = sum(op.outcome is not None for op in ops)
+        workers = max(1, min(self.max_parallel, MAX_WORKERS))
+        running = 0
+        in_flight = 0
+        grace_end: float | None = None
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpctl-fleet") as pool:
+            def submit(kind: str, op: _Op, fn: Callable[[], Any]) -> None:
+                nonlocal running
+                running += 1
+                pool.submit(self._call, kind, op, fn)
+
+            for op in to_resume:
+                in_flight += 1
+                submit("resumed", op, lambda op=op: self.kind.resume(op.target, self._entry(op)["token"]))
+            for op in to_reconcile:
+                in_flight += 1
+                submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
+            self._report()
+            while True:
+                now = self.clock()
+                wake = now + 0.5
+                if self.interrupt.requested and grace_end is None:
+                    grace_end = now + (GRACE_SECONDS if self.wait else 0.0)
+                    for op in to_send:
+                        op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
+                        self.stats.not_started += 1
+                    to_send.clear()
+                while to_send and in_flight < self.max_parallel and running < workers:
+                    op = to_send[0]
+                    pause = self.gate.try_take(self._send_budgets, op.target.id)
+                    if pause > 0:
+                        wake = min(wake, now + pause)
+                        break
+                    to_send.popleft()
+                    in_flight += 1
+                    op.attempts += 1
+                    if self.journal is not None:
+                        self.journal.record(op.target.id, SENDING, attempt=op.attempts,
+                                            before=self.kind.before(op.target))
+                    submit("sent", op, lambda op=op: self.kind.send(op.target))
+                while self._polls and self._polls[0][0] <= now and running < workers:
+                    op = self._polls[0][2]
+                    pause = self.gate.try_take(self._poll_budgets, op.target.id)
+                    if pause > 0:
+                        wake = min(wake, now + pause)
+                        break
+                    heapq.heappop(self._polls)
+                    assert op.handle is not None
+                    submit("polled", op, op.handle.step)
+                if self._polls:
+                    wake = min(wake, self._polls[0][0])
+                if running == 0 and not to_send and (not self._polls or (grace_end is not None and now >= grace_end)):
+                    break
+                try:
+                    event = self._events.get(timeout=max(0.0, min(wake - now, 0.5)))
+                except queue.Empty:
+                    continue
+                while True:
+                    running -= 1
+                    in_flight -= self._handle(event, to_send, stopping=grace_end is not None)
+                    self._report()
+                    try:
+                        event = self._events.get_nowait()
+                    except queue.Empty:
+                        break
+        for _, _, op in self._polls:
+            op.outcome = Outcome(OUT_ACCEPTED, note="accepted and still running when hpctl stopped waiting")
+        self._report()
+        return [op.outcome or Outcome(NOT_STARTED) for op in ops]
+
+    def _entry(self, op: _Op) -> dict[str, Any]:
+        return self.journal.entries.get(op.target.id, {}) if self.journal else {}
+
+    def _call(self, kind: str, op: _Op, fn: Callable[[], Any]) -> None:
+        try:
+            self._events.put((kind, op, fn()))
+        except BaseException as exc:  # noqa: BLE001 - every failure is one target's, handed to the loop
+            self._events.put((kind + "-error", op, exc))
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self._progress)
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def _close(self, op: _Op, outcome: Outcome, *, journal: bool) -> int:
+        """Give a target its outcome; with `journal`, record it as done (else the journal keeps it open for
+        --resume: still running, or unknown). Returns 1: one operation fewer in flight."""
+        if op.handle is not None:
+            self._progress.running -= 1
+        op.outcome = outcome
+        if journal:
+            if self.journal is not None:
+                self.journal.record(op.target.id, DONE, outcome=outcome.status)
+            self.stats.finished += 1
+        self._progress.done += 1
+        self._progress.failed += outcome.status == FAILED
+        return 1
+
+    def _finish(self, op: _Op, outcome: Outcome) -> int:
+        return self._close(op, outcome, journal=True)
+
+    def _finish_open(self, op: _Op, outcome: Outcome) -> int:
+        return self._close(op, outcome, journal=False)
+
+    def _poll_later(self, op: _Op, delay: float) -> None:
+        heapq.heappush(self._polls, (self.clock() + max(0.0, delay), next(self._seq), op))
+
+    def _accepted(self, op: _Op, handle: Handle, *, fresh: bool) -> int:
+        op.handle = handle
+        self.gate.observe(self._send_budgets, op.target.id, handle.accepted_headers())
+        if fresh:
+            self.stats.started += 1
+            if self.journal is not None:
+                self.journal.record(op.target.id, ACCEPTED, token=handle.token())
+        self._progress.running += 1
+        op.deadline = self.clock() + (self.kind.max_seconds + POLL_MARGIN_SECONDS) / self.time_scale
+        if not self.wait:
+            return self._finish_open(op, Outcome(OUT_ACCEPTED, note="accepted; not waited for (--no-wait)"))
+        self._poll_later(op, 0.0)
+        return 0
+
+    def _handle(self, event: tuple[str, _Op, Any], to_send: deque[_Op], *, stopping: bool) -> int:
+        kind, op, value = event
+        if kind in ("sent", "resumed"):
+            if kind == "sent":
+                self.stats.sends += 1
+            return self._accepted(op, value, fresh=kind == "sent")
+        if kind == "sent-error":
+            self.stats.sends += 1
+            return self._send_failed(op, value, to_send, stopping=stopping)
+        if kind == "resumed-error":
+            # The continuation token no longer leads anywhere: ask Azure what became of the operation.
+            return self._reconcile_now(op, to_send, stopping)
+        if kind == "reconciled":
+            if value is None:
+                if self.journal is not None:
+                    self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
+                return self._requeue(op, to_send, stopping)
+            return self._finish(op, value) if value.status != OUT_ACCEPTED else self._finish_open(op, value)
+        if kind == "reconciled-error":
+            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(value),
+                                                 note="could not read the VM to learn whether it started"))
+        if kind == "polled":
+            return self._polled(op, value)
+        if kind == "polled-error":
+            return self._polled(op, Step(False, transient=value, delay=1.0))
+        raise AssertionError(kind)
+
+    def _requeue(self, op: _Op, to_send: deque[_Op], stopping: bool) -> int:
+        if stopping:
+            op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
+            self.stats.not_started += 1
+        else:
+            to_send.appendleft(op)
+        return 1
+
+    def _reconcile_now(self, op: _Op, to_send: deque[_Op], stopping: bool) -> int:
+        try:
+            found = self.kind.reconcile(op.target, self._entry(op))
+        except Exception as exc:  # noqa: BLE001 - the fate stays unknown; say so, never guess
+            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(exc),
+                                                 note="the install may have started; check before retrying"))
+        if found is None:
+            if self.journal is not None:
+                self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
+            if op.attempts >= MAX_SEND_ATTEMPTS:
+                return self._finish(op, Outcome(FAILED, error=AzureOperationError(
+                    f"{self.kind.name} was not accepted after {op.attempts} attempts (the connection kept failing)")))
+            return self._requeue(op, to_send, stopping)
+        return self._finish(op, found) if found.status != OUT_ACCEPTED else self._finish_open(op, found)
+
+    def _send_failed(self, op: _Op, exc: BaseException, to_send: deque[_Op], *, stopping: bool) -> int:
+        failure = send_failure(exc)
+        vm = op.target.id
+        if failure.kind == "throttled":
+            # Not accepted: wait for the budget (the gate now knows it is spent) and send again.
+            self.gate.throttled(self._send_budgets, vm, failure.policy, failure.retry_after, failure.headers)
+            self.stats.throttled += 1
+            op.attempts -= 1
+            if self.journal is not None:
+                self.journal.record(vm, NOT_ACCEPTED, reason="429")
+            return self._requeue(op, to_send, stopping)
+        if failure.kind == "unsent" or (failure.kind in ("dropped", "server") and self.kind.resend_safe):
+            if failure.kind == "unsent":
+                self.gate.refund(self._send_budgets, vm)
+            else:
+                self.gate.observe(self._send_budgets, vm, failure.headers)
+            if self.journal is not None:
+                self.journal.record(vm, NOT_ACCEPTED, reason=failure.kind)
+            if op.attempts >= MAX_SEND_ATTEMPTS:
+                return self._finish(op, Outcome(FAILED, error=as_error(exc)))
+            return self._requeue(op, to_send, stopping)
+        if failure.kind in ("dropped", "server"):
+            # Fate unknown and not safe to repeat: ask Azure whether it was accepted before anything else.
+            log.info("%s on %s: no answer (%s); reconciling before sending again", self.kind.name, op.target.name,
+                     failure.kind)
+            return self._reconcile_now(op, to_send, stopping)
+        self.gate.observe(self._send_budgets, vm, failure.headers)
+        return self._finish(op, Outcome(FAILED, error=as_error(exc)))
+
+    def _polled(self, op: _Op, step: Step) -> int:
+        self.stats.polls += 1
+        self.gate.observe(self._poll_budgets, op.target.id, step.headers)
+        if step.done:
+            if step.error is not None:
+                if step.status == 404:
+                    return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.error),
+                                                         note="Azure no longer knows the operation"))
+                return self._finish(op, Outcome(FAILED, error=as_error(step.error)))
+            return self._finish(op, self.kind.outcome(step.result or {}))
+        if step.transient is not None:
+            op.poll_failures += 1
+            if step.status == 429:
+                failure = send_failure(step.transient)
+                self.gate.throttled(self._poll_budgets, op.target.id, failure.policy, failure.retry_after,
+                                    step.headers)
+                self.stats.throttled += 1
+            if self.clock() > op.deadline:
+                return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.transient),
+                                                     note="polling kept failing; the operation may still finish"))
+            backoff = min(MAX_POLL_BACKOFF / self.time_scale, 0.5 * 2 ** min(op.poll_failures, 8) / self.time_scale)
+            self._poll_later(op, max(step.delay, backoff))
+            return 0
+        op.poll_failures = 0
+        if self.clock() > op.deadline:
+            return self._finish_open(op, Outcome(UNKNOWN, note="still running past its time limit"))
+        self._poll_later(op, step.delay)
+        return 0

@@ -1,0 +1,99 @@
+"""Availability-first rollouts: wave by wave through the engine (every VM of a wave at once), a health gate
+after each wave, a stop at the first failure, the journal for --resume."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from hpctl.core.rollout import RolloutTarget, Wave, health_problem, plan_waves
+from hpctl.core.vm_facts import vm_facts
+from hpctl.edge import compute
+from hpctl.edge.clients import Connection
+from hpctl.fleet.installs import install_kind
+from hpctl.fleet.kinds import ALREADY_DONE, SUCCEEDED
+from hpctl.fleet.writes import WriteOptions, outcome_row, run_write, summary_line
+from hpctl.patching import FleetResult, Target, error_dict
+from hpctl.runner import run_each
+
+log = logging.getLogger(__name__)
+HEALTH_READS = 8  # parallel GETs for the health gate
+
+
+def rollout_target(target: Target) -> RolloutTarget:
+    vm = target.vm or {}
+    facts = vm_facts(vm)
+    view = (vm.get("properties") or {}).get("instanceView") or {}
+    avset = facts.availability_set.rstrip("/").rsplit("/", 1)[-1] if facts.availability_set else None
+    return RolloutTarget(id=facts.id.lower(), resource_group=target.resource_group, name=target.name,
+                         zone=facts.zones[0] if facts.zones else None, availability_set=avset,
+                         update_domain=view.get("platformUpdateDomain"))
+
+
+def install_availability_first(
+    conn: Connection, targets: list[Target], body: dict[str, Any], options: WriteOptions, *, batch_size: int,
+    on_wave: Callable[[Wave], None] | None = None,
+) -> tuple[FleetResult, list[Wave]]:
+    """Install wave by wave; after each wave check its VMs are healthy; stop at the first failure."""
+    kind = install_kind(conn, body)
+    result = FleetResult()
+    readable = [t for t in targets if t.error is None]
+    for t in targets:
+        if t.error is not None:
+            row = {"name": t.name, "resourceGroup": t.resource_group, "outcome": "Failed", "wave": None,
+                   "error": error_dict(t.error)}
+            result.rows.append(row)
+            result.failed.append(row)
+    by_id = {rollout_target(t).id: t for t in readable}
+    waves = plan_waves([rollout_target(t) for t in readable], batch_size)
+    stopped: str | None = None
+    throttled = 0
+    for wave in waves:
+        members = [by_id[m.id] for m in wave.members]
+        labels = {"wave": wave.number, "waveLabel": wave.label}
+        if stopped is not None or options.interrupt.requested:
+            reason = stopped or "interrupted"
+            for t in members:
+                result.rows.append({"name": t.name, "resourceGroup": t.resource_group, "outcome": "Skipped",
+                                    **labels, "error": None, "reason": reason})
+            continue
+        if on_wave is not None:
+            on_wave(wave)
+        outcomes, stats = run_write(conn, kind, members, options)
+        throttled += stats.throttled
+        rows = [outcome_row(t, o, kind.detail_key) | labels for t, o in zip(members, outcomes, strict=True)]
+        fresh = [(t, r) for t, r in zip(members, rows, strict=True) if r["outcome"] == SUCCEEDED]
+        healthy = _health_gate(conn, fresh)
+        result.rows += rows
+        failed = [r for r in rows if r["outcome"] not in (SUCCEEDED, ALREADY_DONE) or
+                  str(r.get("health", "healthy")) != "healthy"]
+        result.failed += [r for r in failed if r["outcome"] != "Accepted" and r["outcome"] != "Unknown"
+                          and r["outcome"] != "NotStarted"]
+        if failed and not options.interrupt.requested:
+            stopped = f"stopped after wave {wave.number} ({wave.label}): a VM failed or is unhealthy"
+            log.warning(stopped)
+        elif not healthy:
+            stopped = f"stopped after wave {wave.number} ({wave.label}): a VM is unhealthy"
+    result.stopped = stopped
+    if options.journal is not None:
+        result.state_path = str(options.journal.path)
+    from hpctl.fleet.engine import RunStats
+
+    result.summary = summary_line("install", result.rows, RunStats(throttled=throttled))
+    if options.interrupt.requested:
+        result.interrupted = options.interrupt.exit_code
+    return result, waves
+
+
+def _health_gate(conn: Connection, installed: list[tuple[Target, dict[str, Any]]]) -> bool:
+    """Read each freshly installed VM back; mark its row healthy or not. True when all are healthy."""
+    checked = run_each([t for t, _ in installed],
+                       lambda t: compute.get_vm(conn, t.resource_group, t.name, instance_view=True),
+                       max_parallel=HEALTH_READS)
+    healthy = True
+    for (_, row), outcome in zip(installed, checked, strict=True):
+        problem = health_problem(outcome.value or {}) if outcome.ok else f"could not be read: {outcome.error}"
+        row["health"] = "healthy" if problem is None else f"unhealthy: {problem}"
+        healthy = healthy and problem is None
+    return healthy
