@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from hpctl.core.hotpatch_settings import HotpatchPlan, plan_enable_hotpatch
+from hpctl.core.vm_create_extras import NetworkChoice, network_parameters
 from hpctl.core.vm_facts import resource_group_of, vm_facts
 from hpctl.edge import compute, deployments
 from hpctl.edge.clients import Connection
@@ -18,11 +19,13 @@ log = logging.getLogger(__name__)
 
 VM_TEMPLATE = "hotpatch-vm.json"
 VMSS_TEMPLATE = "hotpatch-vmss-flex.json"
+# The Microsoft.Network api-version hpctl reads a VNet with (the one the templates deploy with).
+NETWORK_API_VERSION = "2023-11-01"
 
 
 def load_template(name: str) -> dict[str, Any]:
     """A template from templates/ (shipped in the package as hpctl/templates)."""
-    return json.loads(resources.files("hpctl").joinpath("templates", name).read_text())
+    return json.loads(resources.files("hpctl.templates").joinpath(name).read_text())
 
 
 def deployment_name(kind: str, resource: str) -> str:
@@ -40,23 +43,58 @@ class DeploymentPlan:
     parameters: dict[str, Any]
 
     def redacted(self, secret_names: tuple[str, ...] = ("adminPassword",)) -> dict[str, Any]:
-        params = {k: ({"value": "REDACTED"} if k in secret_names else v) for k, v in self.parameters.items()}
+        # A Key Vault reference names the secret without holding it, so it is shown as it is.
+        params = {k: ({"value": "REDACTED"} if k in secret_names and "reference" not in v else v)
+                  for k, v in self.parameters.items()}
         return {"resourceGroup": self.resource_group, "name": self.name,
                 "properties": {"mode": "Incremental", "template": self.template, "parameters": params}}
 
 
-def ensure_group(conn: Connection, resource_group: str, location: str | None, create: bool) -> str:
-    """The group's location; creates the group first when asked. Missing group without --create-group → 3."""
+def ensure_group(conn: Connection, resource_group: str, location: str | None, create: bool) -> bool:
+    """True when the group was there already; creates it first when asked. Missing group without
+    --create-group → 3."""
     existing = deployments.resource_group_location(conn, resource_group)
     if existing is not None:
-        return existing
+        return True
     if not create:
         raise NotFoundError(f"Resource group '{resource_group}' does not exist.",
                             hint="Create it with --create-group --location LOCATION, or pick an existing group.")
     if not location:
         raise InputError(f"--create-group needs --location to create '{resource_group}'; e.g. --location westeurope.")
     deployments.create_resource_group(conn, resource_group, location)
-    return location
+    return False
+
+
+def vm_exists(conn: Connection, resource_group: str, name: str) -> bool:
+    return compute.find_vm(conn, resource_group, name) is not None
+
+
+def scale_set_exists(conn: Connection, resource_group: str, name: str) -> bool:
+    return compute.find_scale_set(conn, resource_group, name) is not None
+
+
+def network_values(conn: Connection | None, resource_group: str, choice: NetworkChoice) -> dict[str, Any]:
+    """Template values for --vnet-name/--subnet: whether the VNet and subnet exist decides what the template
+    creates. Without a connection (--dry-run) nothing can be read, so the plan shows a new VNet."""
+    if not choice.by_name:
+        return {}
+    vnet = None
+    if conn is not None:
+        vnet = deployments.get_resource(conn, deployments.resource_id(
+            conn.subscription_id, resource_group, "Microsoft.Network/virtualNetworks", str(choice.vnet_name)),
+            NETWORK_API_VERSION)
+    return network_parameters(choice, vnet)
+
+
+def output_values(result: dict[str, Any]) -> dict[str, Any]:
+    """The deployment's outputs worth a column of their own (the VM's private IP)."""
+    outputs = result.get("outputs") or {}
+    shown = {}
+    for key in ("privateIpAddress",):
+        value = (outputs.get(key) or {}).get("value") if isinstance(outputs.get(key), dict) else None
+        if value is not None:
+            shown[key] = value
+    return shown
 
 
 def settings_row(vm: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +115,7 @@ def settings_row(vm: dict[str, Any]) -> dict[str, Any]:
         "provisionVMAgent": win.get("provisionVMAgent"),
         "patchSettings": win.get("patchSettings"),
         "securityType": (props.get("securityProfile") or {}).get("securityType"),
+        "licenseType": props.get("licenseType"),
         "flags": list(facts.flags),
     }
 

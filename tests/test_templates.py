@@ -32,6 +32,8 @@ TEMPLATE_FUNCTIONS = {
     "if",
     "empty",
     "equals",
+    "and",
+    "or",
     "json",
     "reference",
 }
@@ -266,11 +268,22 @@ def test_no_public_ip_by_default() -> None:
 def test_vnet_only_without_subnet_id_and_nsg_on_its_subnet(name: str) -> None:
     doc = load(name)
     vnet = resource(doc, "Microsoft.Network/virtualNetworks")
-    assert vnet["condition"] == "[empty(parameters('subnetId'))]"
     (subnet,) = vnet["properties"]["subnets"]
     assert "networkSecurityGroups" in subnet["properties"]["networkSecurityGroup"]["id"]
-    # With an existing subnet (not ours to change) the NSG goes on the NIC instead, so deny-by-default holds.
     text = json.dumps(doc)
+    if name == VM:
+        # The VM template also takes a VNet by name: it creates the VNet, adds a subnet to it, or uses both.
+        assert vnet["condition"] == "[variables('createsVnet')]"
+        assert doc["variables"]["createsVnet"].startswith("[and(empty(parameters('subnetId')), ")
+        added = resource(doc, "Microsoft.Network/virtualNetworks/subnets")
+        assert added["condition"] == "[variables('createsSubnet')]"
+        assert "networkSecurityGroups" in added["properties"]["networkSecurityGroup"]["id"]
+        # With a subnet it did not create (not ours to change) the NSG goes on the NIC, so deny-by-default holds.
+        assert ("\"networkSecurityGroup\": \"[if(or(variables('createsVnet'), variables('createsSubnet')), "
+                "json('null'), variables('nsgRef'))]\"") in text
+        return
+    assert vnet["condition"] == "[empty(parameters('subnetId'))]"
+    # With an existing subnet (not ours to change) the NSG goes on the NIC instead, so deny-by-default holds.
     assert (
         "\"networkSecurityGroup\": \"[if(empty(parameters('subnetId')), json('null'), variables('nsgRef'))]\""
         in text

@@ -52,6 +52,18 @@ def create(
                                                  help="Allow RDP from this address range only.")] = None,
     subnet_id: Annotated[str | None, typer.Option("--subnet-id", metavar="ID",
                                                   help="Use this subnet instead of a new VNet.")] = None,
+    vnet_name: Annotated[str | None, typer.Option(
+        "--vnet-name", metavar="VNET", help="VNet in the group: used if it exists, else created.")] = None,
+    subnet: Annotated[str | None, typer.Option(
+        "--subnet", metavar="NAME|ID", help="Subnet name in --vnet-name (used or added; default 'default'), or "
+        "a subnet id.")] = None,
+    license_type: Annotated[str | None, typer.Option(
+        "--license-type", metavar="TYPE", help="Windows_Server: Azure Hybrid Benefit (your own licence).")] = None,
+    admin_password_keyvault: Annotated[str | None, typer.Option(
+        "--admin-password-keyvault", metavar="VAULT_ID", help="Key Vault (resource id) holding the password; "
+        "ARM reads it, hpctl never does. Needs --admin-password-secret.")] = None,
+    admin_password_secret: Annotated[str | None, typer.Option(
+        "--admin-password-secret", metavar="NAME", help="The secret in --admin-password-keyvault.")] = None,
     tags: TagsOpt = None,
     create_group: CreateGroupOpt = False,
     dry_run: DryRunOpt = False,
@@ -60,13 +72,18 @@ def create(
     """Create a VM that hotpatches: an eligible image, AutomaticByPlatform with hotpatch on, secure defaults.
 
     Everything is checked before anything is sent. Deploys templates/hotpatch-vm.json: Trusted Launch, no
-    public IP unless --public-ip, no inbound RDP unless --rdp-from. Shows the hotpatch settings Azure reports.
+    public IP unless --public-ip, no inbound RDP unless --rdp-from. Shows the hotpatch settings Azure reports
+    and the private IP. A VM that already exists is left alone (exit 2).
 
     Example:
 
         hpctl vm create -g rg-web -n web-01 --image 2025-datacenter-azure-edition-core --location westeurope
 
         hpctl vm create -g rg-web -n web-02 --image 2022-datacenter-azure-edition-hotpatch --zone 2 --dry-run
+
+        hpctl vm create -g rg-web -n web-03 --image 2025-datacenter-azure-edition --vnet-name vnet-web
+        --subnet app --license-type Windows_Server --admin-password-keyvault VAULT_ID --admin-password-secret
+        web-admin
     """
     from hpctl.core.vm_rules import VmCreateRequest, validate_vm_create
     from hpctl.provisioning import VM_TEMPLATE
@@ -76,25 +93,34 @@ def create(
     if create_group and not location:
         raise InputError("--create-group needs --location for the new group; e.g. --location westeurope.")
     require_eligible(image)
-    password, source = password_from_inputs(admin_password_file, dry_run=dry_run)
+    from_vault = bool(admin_password_keyvault or admin_password_secret) and admin_password_file is None
+    password, source = password_from_inputs(admin_password_file, dry_run=dry_run, key_vault=from_vault)
     spec = validate_vm_create(VmCreateRequest(
         name=name, image=image, resource_group=resource_group, location=location, size=size, zone=zone,
         availability_set=availability_set, computer_name=computer_name, admin_username=admin_username,
         admin_password=password, admin_password_source=source, reboot_setting=reboot_setting,
-        public_ip=public_ip, rdp_from=rdp_from, subnet_id=subnet_id, tags=tags or [],
+        public_ip=public_ip, rdp_from=rdp_from, subnet_id=subnet_id, tags=tags or [], vnet_name=vnet_name,
+        subnet=subnet, license_type=license_type, key_vault_id=admin_password_keyvault,
+        key_vault_secret=admin_password_secret, password_file_given=admin_password_file is not None,
     ))
     show_warnings(spec.warnings)
-    if rdp_from and not public_ip and not subnet_id:
+    if rdp_from and not public_ip and not spec.subnet_id:
         warn("--rdp-from without --public-ip only opens RDP inside the virtual network.")
+    if dry_run and spec.network.by_name:
+        info(f"--dry-run reads nothing from Azure, so the plan shows a new VNet {spec.network.vnet_name}; a real "
+             "run uses it (and its subnet) if it exists.")
+    from hpctl import provisioning
     from hpctl.edge import compute
-    from hpctl.provisioning import settings_row
 
     deploy_spec(
         kind="vm", label=f"VM {spec.name}", resource_group=resource_group, spec=spec, template_name=VM_TEMPLATE,
         password=password, create_group=create_group, dry_run=dry_run, no_wait=no_wait,
         parameters=lambda secret, redact, subscription: spec.template_parameters(
             password=secret, redact_password=redact, subscription_id=subscription),
-        read_back=lambda conn: settings_row(compute.get_vm(conn, resource_group, spec.name)),
+        read_back=lambda conn: provisioning.settings_row(compute.get_vm(conn, resource_group, spec.name)),
+        existing=lambda conn: provisioning.vm_exists(conn, resource_group, spec.name),
+        key_vault=spec.key_vault is not None,
+        prepare=lambda conn: provisioning.network_values(conn, resource_group, spec.network),
     )
 
 

@@ -94,7 +94,7 @@ def create(
                                                   admin_password_source=source))
     show_warnings(spec.warnings)
     from hpctl.edge import compute
-    from hpctl.provisioning import scale_set_row
+    from hpctl.provisioning import scale_set_exists, scale_set_row
 
     deploy_spec(
         kind="vmss", label=f"scale set {spec.name}", resource_group=resource_group, spec=spec,
@@ -102,6 +102,7 @@ def create(
         parameters=lambda secret, redact, _subscription: spec.template_parameters(password=secret,
                                                                                  redact_password=redact),
         read_back=lambda conn: scale_set_row(compute.get_scale_set(conn, resource_group, spec.name)),
+        existing=lambda conn: scale_set_exists(conn, resource_group, spec.name),
     )
 
 

@@ -732,6 +732,13 @@ class VmCreateRequest:
     rdp_from: str | None = None
     subnet_id: str | None = None
     tags: Mapping[str, str] | tuple[str, ...] | list[str] | None = None
+    vnet_name: str | None = None
+    subnet: str | None = None
+    license_type: str | None = None
+    # A Key Vault reference instead of a password: ARM reads the secret, hpctl never sees it.
+    key_vault_id: str | None = None
+    key_vault_secret: str | None = None
+    password_file_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -758,6 +765,9 @@ class VmCreateSpec:
     subnet_id: str | None
     tags: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...] = ()
+    network: Any = None  # vm_create_extras.NetworkChoice
+    license_type: str | None = None
+    key_vault: Any = None  # vm_create_extras.KeyVaultSecret
 
     @property
     def tags_dict(self) -> dict[str, str]:
@@ -776,7 +786,7 @@ class VmCreateSpec:
         An availability set given by name needs `subscription_id` and the spec's resource group.
         """
         secret = password if password is not None else self.admin_password
-        if secret is None and not redact_password:
+        if secret is None and not redact_password and self.key_vault is None:
             raise ValueError("no admin password: pass password= (a generated one) or redact_password=True")
         avset = ""
         if self.availability_set:
@@ -807,9 +817,14 @@ class VmCreateSpec:
             "osDiskType": self.os_disk_type,
             "tags": self.tags_dict,
         }
+        if self.license_type:
+            values["licenseType"] = self.license_type
         if self.location:
             values["location"] = self.location
-        return {key: {"value": value} for key, value in values.items()}
+        params = {key: {"value": value} for key, value in values.items()}
+        if self.key_vault is not None:
+            params["adminPassword"] = self.key_vault.parameter()
+        return params
 
 
 def _common_image(image: object) -> tuple[str, str, str]:
@@ -844,7 +859,13 @@ def validate_vm_create(request: VmCreateRequest) -> VmCreateSpec:
     public_ip = validate_public_ip(request.public_ip)
     rdp_from = validate_rdp_source(request.rdp_from)
     subnet_id = validate_subnet_id(request.subnet_id)
+    from hpctl.core.vm_create_extras import validate_key_vault_secret, validate_license_type, validate_network
+
+    network = validate_network(request.vnet_name, request.subnet, subnet_id)
     tags = validate_tags(request.tags)
+    license_type = validate_license_type(request.license_type)
+    key_vault = validate_key_vault_secret(request.key_vault_id, request.key_vault_secret,
+                                          password_file_given=request.password_file_given)
     warnings = tuple(w for w in (size.warning,) if w)
     return VmCreateSpec(
         name=name,
@@ -864,9 +885,12 @@ def validate_vm_create(request: VmCreateRequest) -> VmCreateSpec:
         reboot_setting=reboot,
         public_ip=public_ip,
         rdp_from=rdp_from,
-        subnet_id=subnet_id,
+        subnet_id=network.subnet_id,
         tags=tuple(tags.items()),
         warnings=warnings,
+        network=network,
+        license_type=license_type,
+        key_vault=key_vault,
     )
 
 

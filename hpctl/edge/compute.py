@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.core.polling import NoPolling
 
 from hpctl.edge.clients import Connection
@@ -76,3 +77,19 @@ def list_scale_sets(conn: Connection, resource_group: str | None = None) -> list
 
 def get_scale_set(conn: Connection, resource_group: str, name: str) -> dict[str, Any]:
     return _plain(conn.compute.virtual_machine_scale_sets.get(resource_group, name))
+
+
+def find_vm(conn: Connection, resource_group: str, name: str) -> dict[str, Any] | None:
+    """The VM, or None when it doesn't exist."""
+    try:
+        return get_vm(conn, resource_group, name)
+    except ResourceNotFoundError:
+        return None
+
+
+def find_scale_set(conn: Connection, resource_group: str, name: str) -> dict[str, Any] | None:
+    """The scale set, or None when it doesn't exist."""
+    try:
+        return get_scale_set(conn, resource_group, name)
+    except ResourceNotFoundError:
+        return None

@@ -19,6 +19,18 @@ def resource_group_location(conn: Connection, name: str) -> str | None:
         return None
 
 
+def resource_id(subscription: str, resource_group: str, type_name: str, name: str) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{type_name}/{name}"
+
+
+def get_resource(conn: Connection, resource_id: str, api_version: str) -> dict[str, Any] | None:
+    """Any resource by id (azure-mgmt-resource's generic GET), or None when it doesn't exist."""
+    try:
+        return _plain(conn.resources.resources.get_by_id(resource_id, api_version=api_version))
+    except ResourceNotFoundError:
+        return None
+
+
 def create_resource_group(conn: Connection, name: str, location: str, tags: dict[str, str] | None = None) -> None:
     body: dict[str, Any] = {"location": location}
     if tags:

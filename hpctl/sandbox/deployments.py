@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpctl.sandbox.armerrors import ArmError
 from hpctl.sandbox.clock import UTC
+from hpctl.sandbox.keyvault import resolve_reference
 from hpctl.sandbox.lro import SUCCEEDED, Operation
 from hpctl.sandbox.network import PIP, VNET
 from hpctl.sandbox.scalesets import VMSS_TYPE
@@ -64,8 +65,6 @@ API_VERSIONS = {
     "microsoft.compute": ["2026-04-01", "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01"],
     "microsoft.network": ["2024-05-01", "2024-03-01", "2023-11-01", "2023-09-01", "2023-05-01"],
 }
-# The sandbox has no Key Vault: a Key Vault parameter reference resolves to this strong placeholder secret.
-KEY_VAULT_PLACEHOLDER = "Sandbox-KeyVault-Secret-1!"
 
 
 class InvalidTemplateError(ArmError):
@@ -345,7 +344,8 @@ class Deployments:
         supplied: dict[str, Any] = {}
         for name, entry in parameters.items():
             if isinstance(entry, dict) and "reference" in entry:
-                supplied[name] = KEY_VAULT_PLACEHOLDER
+                network = self.backend.network
+                supplied[name] = resolve_reference(name, entry["reference"], network.find, network.secrets)
                 continue
             if not isinstance(entry, dict) or entry.get("value") is None:
                 raise ArmError(

@@ -9,6 +9,7 @@ from typing import Any
 from hpctl.sandbox.armerrors import ArmError, resource_not_found
 from hpctl.sandbox.ids import stable_guid
 from hpctl.sandbox.images import normalize_location
+from hpctl.sandbox.keyvault import SECRET, SecretValues
 from hpctl.sandbox.resources import ResourceGroups
 
 VNET = "Microsoft.Network/virtualNetworks"
@@ -60,6 +61,7 @@ class ResourceStore:
         self._items: dict[str, dict[str, Any]] = {}
         self._next_ip: dict[str, int] = {}  # subnet id -> next host number (Azure hands out .4 first)
         self._writes = 0  # each write gets a new etag, shared by the resource and its children
+        self.secrets = SecretValues()
 
     # -- lookups --------------------------------------------------------------------------------------
 
@@ -148,6 +150,11 @@ class ResourceStore:
             item["properties"] = self._pip(resource_id, props, guid, item)
         elif key == NIC.lower():
             item["properties"] = self._nic(resource_id, props, guid, existing, etag)
+        elif key == SECRET.lower():
+            if self.find(resource_id.rsplit("/secrets/", 1)[0]) is None:
+                raise ArmError(404, "ParentResourceNotFound", "Can not perform requested operation on nested "
+                               f"resource. Parent resource '{name.split('/')[0]}' not found.")
+            item["properties"] = self.secrets.store(resource_id, props)
         else:
             item["properties"] = {**props, "provisioningState": "Succeeded"}
         self._items[resource_id.lower()] = item

@@ -151,3 +151,121 @@ def test_failed_deployment_shows_the_failing_resources_error(arm, hpctl, passwor
     first = result.stderr.splitlines()[-2] if "Deploying" in result.stderr else result.stderr.splitlines()[0]
     # Not just "DeploymentFailed": the Network provider's own reason for the subnet.
     assert "DeploymentFailed" not in first and "missing" in result.stderr
+
+
+def _subscription(arm):
+    return arm.sandbox.subscription_id if arm.sandbox else "00000000-0000-0000-0000-000000000000"
+
+
+def test_vm_create_into_an_existing_vnet_and_subnet_with_hybrid_benefit(arm, hpctl, password_file):
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-60", "--image", "2025-datacenter-azure-edition-core",
+                   "--vnet-name", "vnet-web", "--subnet", "default", "--license-type", "windows_server",
+                   "--admin-password-file", password_file)
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["licenseType"] == "Windows_Server"
+    # The seeded vnet-web/default is 10.1.0.0/24: the NIC got its address from that subnet, not a new VNet.
+    assert row["privateIpAddress"].startswith("10.1.0.")
+
+
+def test_vm_create_adds_a_subnet_to_an_existing_vnet(arm, hpctl, password_file):
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-61", "--image", "2025-datacenter-azure-edition-core",
+                   "--vnet-name", "vnet-web", "--subnet", "hotpatch", "--admin-password-file", password_file)
+    assert result.exit_code == 0, result.stderr
+    # 10.1.0.0/24 is taken by "default": hpctl picked the next free /24 of the VNet for the new subnet.
+    assert json.loads(result.stdout)["privateIpAddress"] == "10.1.1.4"
+
+
+def test_vm_create_makes_the_named_vnet_when_it_does_not_exist(arm, hpctl, password_file):
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-62", "--image", "2025-datacenter-azure-edition-core",
+                   "--vnet-name", "vnet-hp", "--admin-password-file", password_file)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["privateIpAddress"] == "10.0.0.4"
+    assert "licenseType" in json.loads(result.stdout) and json.loads(result.stdout)["licenseType"] is None
+
+
+def _vault(arm, enabled=True):
+    vault_id = (f"/subscriptions/{_subscription(arm)}/resourceGroups/rg-web/providers/Microsoft.KeyVault/vaults/"
+                "kv-web")
+
+    def make(sandbox):
+        network = sandbox.backend.network
+        network.put("rg-web", "Microsoft.KeyVault/vaults", "kv-web",
+                    {"location": "eastus", "properties": {"enabledForTemplateDeployment": enabled,
+                                                          "sku": {"family": "A", "name": "standard"}}})
+        network.put("rg-web", "Microsoft.KeyVault/vaults/secrets", "kv-web/web-admin",
+                    {"properties": {"value": PASSWORD}})
+
+    arm.arrange(make)
+    return vault_id
+
+
+def test_vm_create_takes_the_password_from_key_vault(arm, hpctl, secrets_dir, monkeypatch):
+    monkeypatch.setenv("HPCTL_ADMIN_PASSWORD", "Not-This-One-7")  # the Key Vault flags win over the variable
+    vault_id = _vault(arm)
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-63", "--image", "2025-datacenter-azure-edition-core",
+                   "--admin-password-keyvault", vault_id, "--admin-password-secret", "web-admin")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["provisioningState"] == "Succeeded" and "adminPasswordFile" not in row
+    assert not secrets_dir.exists(), "with Key Vault hpctl neither generates nor stores a password"
+
+
+def test_vm_create_reports_a_key_vault_that_arm_may_not_read(arm, hpctl, secrets_dir):
+    vault_id = _vault(arm, enabled=False)
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-64", "--image", "2025-datacenter-azure-edition-core",
+                   "--admin-password-keyvault", vault_id, "--admin-password-secret", "web-admin")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "KeyVaultParameterReferenceSecretRetrieveFailed" in result.stderr or "template deployment" in result.stderr
+
+
+def test_vm_create_on_an_existing_vm_says_the_vm_exists(arm, hpctl, secrets_dir):
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-01", "--image", "2025-datacenter-azure-edition-core")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "VM web-01 already exists in rg-web" in result.stderr and "enable-hotpatch" in result.stderr
+    assert "password" not in result.stderr.lower()
+    assert not secrets_dir.exists(), "no password is generated for a VM that will not be created"
+
+
+def test_a_failed_deployment_keeps_the_generated_password_and_a_retry_reuses_it(arm, hpctl, secrets_dir):
+    subnet = (f"/subscriptions/{_subscription(arm)}/resourceGroups/rg-web/providers/Microsoft.Network/"
+              "virtualNetworks/vnet-web/subnets/missing")
+    failed = hpctl("vm", "create", "-g", "rg-web", "-n", "web-65", "--image", "2025-datacenter-azure-edition-core",
+                   "--subnet-id", subnet)
+    assert failed.exit_code == 1
+    path = secrets_dir / "rg-web" / "web-65-admin-password"
+    assert path.is_file() and f"stays in {path}" in failed.stderr
+    generated = path.read_text()
+    retry = hpctl("vm", "create", "-g", "rg-web", "-n", "web-65", "--image", "2025-datacenter-azure-edition-core")
+    assert retry.exit_code == 0, retry.stderr
+    assert "Reusing the admin password" in retry.stderr
+    assert json.loads(retry.stdout)["adminPasswordFile"] == str(path)
+    assert path.read_text() == generated and generated not in retry.stdout + retry.stderr
+
+
+def test_vm_create_uses_the_password_in_the_environment(arm, hpctl, secrets_dir, monkeypatch):
+    monkeypatch.setenv("HPCTL_ADMIN_PASSWORD", PASSWORD)
+    result = hpctl("vm", "create", "-g", "rg-web", "-n", "web-66", "--image", "2025-datacenter-azure-edition-core")
+    assert result.exit_code == 0, result.stderr
+    assert "adminPasswordFile" not in json.loads(result.stdout)
+    assert "Generated" not in result.stderr and not secrets_dir.exists()
+    assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_vmss_create_passes_the_reboot_setting_to_the_template(arm, hpctl, password_file):
+    result = hpctl("vmss", "create", "-g", "rg-api", "-n", "api-nv", "--image", "2025-datacenter-azure-edition-core",
+                   "--instance-count", "1", "--reboot-setting", "Never", "--admin-password-file", password_file)
+    assert result.exit_code == 0, result.stderr
+    settings = json.loads(result.stdout)["patchSettings"]["automaticByPlatformSettings"]
+    assert settings["rebootSetting"] == "Never"
+
+
+def test_vmss_create_on_an_existing_scale_set_says_it_exists(arm, hpctl, password_file):
+    first = hpctl("vmss", "check", "-g", "rg-api")
+    name = json.loads(first.stdout)[0]["name"]
+    result = hpctl("vmss", "create", "-g", "rg-api", "-n", name, "--image", "2025-datacenter-azure-edition-core",
+                   "--admin-password-file", password_file)
+    assert result.exit_code == 2
+    assert f"Scale set {name} already exists in rg-api" in result.stderr

@@ -437,20 +437,77 @@ def test_outputs_that_fail_fail_the_deployment(world: Sandbox) -> None:
     assert "The template reference 'nothere' is not valid: could not find template resource" in error.details[0].message
 
 
-def test_key_vault_references_and_validate(world: Sandbox) -> None:
-    parameters = vm_parameters("vm4")
-    parameters["adminPassword"] = {"reference": {"keyVault": {"id": "/subscriptions/x/vaults/kv"}, "secretName": "p"}}
+VAULT_TEMPLATE = {
+    "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+    "contentVersion": "1.0.0.0",
+    "parameters": {"secret": {"type": "securestring"}, "enabled": {"type": "bool"}},
+    "resources": [
+        {"type": "Microsoft.KeyVault/vaults", "apiVersion": "2023-07-01", "name": "kv-ops", "location": "westeurope",
+         "properties": {"tenantId": "[subscription().tenantId]", "sku": {"family": "A", "name": "standard"},
+                        "enabledForTemplateDeployment": "[parameters('enabled')]", "accessPolicies": []}},
+        {"type": "Microsoft.KeyVault/vaults/secrets", "apiVersion": "2023-07-01", "name": "kv-ops/vm-admin",
+         "dependsOn": ["[resourceId('Microsoft.KeyVault/vaults', 'kv-ops')]"],
+         "properties": {"value": "[parameters('secret')]"}},
+    ],
+}
+
+
+def make_vault(world: Sandbox, secret: str, enabled: bool = True) -> str:
+    """A vault with one secret, deployed the way users make them (a template); returns the vault id."""
+    deployments_client(world).deployments.begin_create_or_update(
+        "rg-new", "vault", deployment_body(VAULT_TEMPLATE, {"secret": {"value": secret}, "enabled": {"value": enabled}})
+    ).result()
+    return world.backend.network.resource_id("rg-new", "Microsoft.KeyVault/vaults", "kv-ops")
+
+
+def key_vault_parameters(name: str, vault_id: str, secret: str = "vm-admin") -> dict[str, Any]:
+    parameters = vm_parameters(name)
+    parameters["adminPassword"] = {"reference": {"keyVault": {"id": vault_id}, "secretName": secret}}
+    return parameters
+
+
+def test_key_vault_reference_is_resolved_from_the_vault(world: Sandbox) -> None:
+    vault_id = make_vault(world, PASSWORD)
+    secret = world.backend.network.find(vault_id + "/secrets/vm-admin")
+    assert secret is not None and "value" not in secret["properties"], "a secret's value is never shown"
     client = deployments_client(world)
     validated = client.deployments.begin_validate(
-        "rg-new", "check", deployment_body(load("hotpatch-vm.json"), parameters)
+        "rg-new", "check", deployment_body(load("hotpatch-vm.json"), key_vault_parameters("vm4", vault_id))
     ).result()
     assert validated.properties.provisioning_state == "Succeeded"
-    assert len(validated.properties.validated_resources) == 4
     assert world.backend.compute.list("rg-new") == []  # validation creates nothing
     result = client.deployments.begin_create_or_update(
-        "rg-new", "kv", deployment_body(load("hotpatch-vm.json"), parameters)
+        "rg-new", "kv", deployment_body(load("hotpatch-vm.json"), key_vault_parameters("vm4", vault_id))
     ).result()
     assert result.properties.provisioning_state == "Succeeded"
+    assert result.properties.outputs["privateIpAddress"]["value"].startswith("10.0.0.")
+
+
+def test_a_weak_secret_reaches_the_vm_and_is_refused_there(world: Sandbox) -> None:
+    vault_id = make_vault(world, "weakweakweak")
+    with pytest.raises(HttpResponseError) as caught:
+        deployments_client(world).deployments.begin_create_or_update(
+            "rg-new", "kvweak", deployment_body(load("hotpatch-vm.json"), key_vault_parameters("vm6", vault_id))
+        ).result()
+    assert "password" in str(caught.value).lower()
+
+
+@pytest.mark.parametrize("case,code,text", [
+    ("no vault", "KeyVaultParameterReferenceNotFound", "could not be found"),
+    ("not enabled", "KeyVaultParameterReferenceSecretRetrieveFailed", "'Forbidden'"),
+    ("no secret", "KeyVaultParameterReferenceSecretRetrieveFailed", "'NotFound'"),
+])
+def test_key_vault_reference_failures_fail_the_request(world: Sandbox, case: str, code: str, text: str) -> None:
+    vault_id = make_vault(world, PASSWORD, enabled=case != "not enabled")
+    if case == "no vault":
+        vault_id = vault_id.replace("kv-ops", "kv-gone")
+    parameters = key_vault_parameters("vm7", vault_id, "other" if case == "no secret" else "vm-admin")
+    with pytest.raises(HttpResponseError) as caught:
+        deployments_client(world).deployments.begin_create_or_update(
+            "rg-new", "kvbad", deployment_body(load("hotpatch-vm.json"), parameters))
+    assert caught.value.status_code == 400
+    assert caught.value.error.code == code and text in caught.value.error.message
+    assert world.backend.compute.list("rg-new") == []
 
 
 def test_complete_mode_removes_what_the_template_does_not_declare(world: Sandbox, arm: Arm) -> None:

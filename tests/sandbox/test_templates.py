@@ -235,9 +235,10 @@ def test_repo_vm_template_plans_its_resources_in_dependency_order() -> None:
     doc = json.loads((REPO / "templates" / "hotpatch-vm.json").read_text())
     ev = Evaluator(doc, {"vmName": "vm1", "adminUsername": "hpadmin", "adminPassword": "S3cure!Passw0rd#1"}, ctx())
     ev.check_variables()
-    plans = {p.type.split("/")[1]: p for p in ev.plan_resources()}
+    plans = {p.type.split("/", 1)[1]: p for p in ev.plan_resources()}
     assert not plans["publicIPAddresses"].condition  # no public IP unless asked
     assert plans["virtualNetworks"].condition
+    assert not plans["virtualNetworks/subnets"].condition  # a subnet of its own only in an existing VNet
     nic = plans["networkInterfaces"]
     assert plans["virtualNetworks"].key in nic.depends_on
     assert "publicIPAddress" not in nic.body["properties"]["ipConfigurations"][0]["properties"]  # json('null')
@@ -255,7 +256,7 @@ def test_every_function_the_repo_templates_use_is_supported() -> None:
     for file in ("hotpatch-vm.json", "hotpatch-vmss-flex.json"):
         text = (REPO / "templates" / file).read_text()
         for used in ("parameters", "variables", "resourcegroup", "resourceid", "format", "if", "empty", "equals",
-                     "json", "reference"):
+                     "and", "or", "json", "reference"):
             if f"{used}(" in text.lower():
                 assert used in names
 
