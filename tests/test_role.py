@@ -13,6 +13,7 @@ from hpctl.core import graph_queries as q
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE = json.loads((ROOT / "templates" / "hpctl-operator.role.json").read_text())
+READER = json.loads((ROOT / "templates" / "hpctl-reader.role.json").read_text())
 VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
 
 # Resource Graph only returns rows the caller may read: the tables hpctl queries need these.
@@ -44,10 +45,20 @@ def action_for(method: str, uri: str) -> str:
     return f"{namespace}/{'/'.join(types)}/{VERBS[method]}"
 
 
-def cassette_actions() -> set[str]:
+def is_read(request: dict) -> bool:
+    """A request that changes nothing: a GET/HEAD, or a Resource Graph query (a POST that only reads)."""
+    return request["method"] in ("GET", "HEAD") or "/microsoft.resourcegraph/" in request["uri"].lower()
+
+
+def cassette_actions(reads_only: bool = False) -> set[str]:
+    """Every action the recordings use; with reads_only, those of read commands: a recording without a
+    single write is a read command's."""
     actions = set()
     for path in (ROOT / "cassettes").rglob("*.yaml"):
-        for interaction in yaml.safe_load(path.read_text())["interactions"]:
+        interactions = yaml.safe_load(path.read_text())["interactions"]
+        if reads_only and not all(is_read(i["request"]) for i in interactions):
+            continue
+        for interaction in interactions:
             request = interaction["request"]
             actions.add(action_for(request["method"], request["uri"]))
             if request["method"] == "PUT" and '"keyVault"' in str(request.get("body") or ""):
@@ -104,3 +115,22 @@ def test_action_mapping_examples():
                       "eastus/operations/1?p=2") == "Microsoft.Compute/locations/operations/read"
     assert action_for("PUT", "https://management.azure.com/subscriptions/s/resourcegroups/rg") == (
         "Microsoft.Resources/subscriptions/resourceGroups/write")
+
+
+def needed_reads() -> set[str]:
+    return {a.lower() for a in cassette_actions(reads_only=True) | set(GRAPH_TABLE_ACTIONS.values())}
+
+
+def test_reader_role_is_well_formed_and_read_only():
+    assert READER["IsCustom"] is True and READER["AssignableScopes"] == ["/subscriptions/{subscriptionId}"]
+    assert READER["DataActions"] == [] and READER["NotActions"] == [] and READER["NotDataActions"] == []
+    assert all(a.lower().endswith("/read") for a in READER["Actions"]), READER["Actions"]
+    assert not [a for a in READER["Actions"] if "*" in a]
+
+
+def test_reader_role_grants_exactly_what_the_read_commands_use():
+    granted = {a.lower() for a in READER["Actions"]}
+    assert len(cassette_actions(reads_only=True)) >= 5, "the read commands' recordings were not found"
+    assert not sorted(needed_reads() - granted), f"the reader role lacks {sorted(needed_reads() - granted)}"
+    assert not sorted(granted - needed_reads()), f"the reader role grants {sorted(granted - needed_reads())}"
+    assert granted <= {a.lower() for a in ROLE["Actions"]}, "the operator role covers everything the reader does"

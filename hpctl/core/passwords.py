@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import string
+import subprocess
 from pathlib import Path
 
-from hpctl.errors import InputError
+from hpctl.errors import HpctlError, InputError
 
 DEFAULT_LENGTH = 24
 MIN_LENGTH = 12
@@ -22,6 +23,8 @@ SPECIAL = "!#%*+-.:=?@^_~"
 ALPHABET = LOWER + UPPER + DIGITS + SPECIAL
 # A secret file is one line of text; anything bigger is not a password file.
 MAX_SECRET_FILE_BYTES = 1024
+# Windows ignores mode bits, so privacy there comes from the file's ACL (see make_private_on_windows).
+ON_WINDOWS = os.name == "nt"
 
 
 def generate_password(length: int = DEFAULT_LENGTH, *, username: str | None = None) -> str:
@@ -61,6 +64,8 @@ def _make_private_dirs(directory: Path) -> None:
         path.mkdir(mode=0o700)
         # mkdir's mode is filtered through the umask; set it outright.
         os.chmod(path, 0o700)
+        if ON_WINDOWS:
+            make_private_on_windows(path)
 
 
 def write_secret_file(path: str | os.PathLike[str], secret: str) -> Path:
@@ -87,10 +92,36 @@ def write_secret_file(path: str | os.PathLike[str], secret: str) -> Path:
         # os.open's mode is filtered through the umask too; make 0600 explicit.
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)
+        if ON_WINDOWS:
+            # Windows ignores the mode bits: the file would inherit its folder's ACL (often readable by
+            # other users and administrators' tools). Cut inheritance and grant only the current user, before
+            # the secret is written.
+            make_private_on_windows(target)
         os.write(fd, secret.encode("utf-8"))
-    finally:
+    except BaseException:
         os.close(fd)
+        target.unlink(missing_ok=True)
+        raise
+    os.close(fd)
     return target
+
+
+def windows_acl_command(path: Path, user: str, domain: str | None) -> list[str]:
+    """icacls arguments that leave `path` readable and writable by `user` alone: inherited entries removed,
+    the user's grant replaced by full control (a new file or folder has no other explicit entries)."""
+    account = f"{domain}\\{user}" if domain else user
+    return ["icacls", str(path), "/inheritance:r", "/grant:r", f"{account}:F"]
+
+
+def make_private_on_windows(path: Path) -> None:
+    user = os.environ.get("USERNAME")
+    if not user:
+        raise HpctlError(f"Can't tell the current Windows user (USERNAME is unset), so {path} can't be made private.")
+    command = windows_acl_command(path, user, os.environ.get("USERDOMAIN"))
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise HpctlError(f"Could not limit {path} to {user} (icacls exit {result.returncode}); nothing was written "
+                         "to it.", hint=(result.stderr or result.stdout).strip()[:200] or None)
 
 
 def read_secret_file(path: str | os.PathLike[str], flag: str = "--admin-password-file") -> str:

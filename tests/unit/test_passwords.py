@@ -173,3 +173,53 @@ def test_nothing_is_logged(
     out, err = capsys.readouterr()
     assert secret not in out + err
     assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+# ---------------------------------------------------------------- Windows: the ACL, not mode bits
+
+
+def test_windows_acl_command_grants_the_current_user_alone(tmp_path):
+    from hpctl.core.passwords import windows_acl_command
+
+    path = tmp_path / "web-01-admin-password"
+    assert windows_acl_command(path, "alice", "CORP") == [
+        "icacls", str(path), "/inheritance:r", "/grant:r", "CORP\\alice:F"]
+    assert windows_acl_command(path, "alice", None)[-1] == "alice:F"
+
+
+@pytest.fixture
+def fake_icacls(tmp_path, monkeypatch):
+    """An `icacls` on PATH that logs its arguments and the target's size at the moment it runs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "icacls.log"
+    script = bin_dir / "icacls"
+    script.write_text('#!/bin/sh\nprintf "%s|%s\\n" "$*" "$(wc -c < "$1" 2>/dev/null || echo dir)" >> "$ICACLS_LOG"\n'
+                      'exit "${ICACLS_EXIT:-0}"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("ICACLS_LOG", str(log))
+    monkeypatch.setenv("USERNAME", "alice")
+    monkeypatch.setenv("USERDOMAIN", "CORP")
+    monkeypatch.setattr("hpctl.core.passwords.ON_WINDOWS", True)
+    return log
+
+
+def test_on_windows_the_file_is_made_private_before_the_secret_is_written(tmp_path, fake_icacls):
+    path = write_secret_file(tmp_path / "secrets" / "rg" / "vm-admin-password", "Correct-Horse-9-Battery")
+    calls = fake_icacls.read_text().splitlines()
+    # The new folders and then the file each get the ACL; the file still held 0 bytes when it did.
+    assert calls[-1].strip() == f"{path} /inheritance:r /grant:r CORP\\alice:F|0"
+    assert any(c.startswith(f"{tmp_path / 'secrets'} /inheritance:r") for c in calls)
+    assert path.read_text() == "Correct-Horse-9-Battery"
+
+
+def test_on_windows_a_failed_acl_leaves_no_secret_behind(tmp_path, fake_icacls, monkeypatch):
+    from hpctl.errors import HpctlError
+
+    (tmp_path / "secrets").mkdir()
+    monkeypatch.setenv("ICACLS_EXIT", "5")
+    with pytest.raises(HpctlError) as caught:
+        write_secret_file(tmp_path / "secrets" / "vm-admin-password", "Correct-Horse-9-Battery")
+    assert "icacls exit 5" in caught.value.message
+    assert not (tmp_path / "secrets" / "vm-admin-password").exists()
