@@ -10,7 +10,9 @@ from typing import Any, TextIO
 
 from hpctl.errors import InputError
 
-OUTPUT_FORMATS = ("json", "jsonc", "yaml", "table", "tsv", "none")
+OUTPUT_FORMATS = ("json", "jsonc", "yaml", "table", "tsv", "none", "svg")
+# Formats only a picture has (`calendar --picture`); data rows can't be drawn as one.
+PICTURE_FORMATS = ("svg",)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,9 @@ def render(
         raise InputError(
             f"--output {output!r} is not a format hpctl knows; use one of {', '.join(OUTPUT_FORMATS)}."
         )
+    if output in PICTURE_FORMATS:
+        raise InputError(f"--output {output} draws a picture, which only `hpctl calendar --picture` has; use json, "
+                         "jsonc, yaml, table, tsv or none here.")
     stream = stream or sys.stdout
     data = apply_query(data, query)
     if output == "none":

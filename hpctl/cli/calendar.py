@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import command, settings
+from hpctl.cli.common import command, draws_pictures, settings
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
@@ -17,6 +17,7 @@ COLUMNS = [Column("OS", "os"), Column("Month", "month"), Column("Date", "date"),
 
 
 @command
+@draws_pictures
 def calendar(
     year: Annotated[int | None, typer.Option("--year", metavar="YYYY", help="The year (default: this year).")] = None,
     os: Annotated[str | None, typer.Option("--os", metavar="2022|2025", help="One OS line (default both).")] = None,
@@ -28,6 +29,11 @@ def calendar(
     calendar_file: Annotated[Path | None, typer.Option(
         "--calendar-file", metavar="FILE",
         help="A newer calendar file (also $HPCTL_CALENDAR_FILE), without upgrading hpctl.")] = None,
+    picture: Annotated[bool, typer.Option("--picture", help="Draw the year as a strip of months per OS (planned "
+                                          "and unplanned baselines, hotpatch; known or predicted); -o svg for SVG.")
+                       ] = False,
+    svg_file: Annotated[Path | None, typer.Option("--svg-file", metavar="FILE",
+                                                  help="Also write the picture to FILE as SVG.")] = None,
 ) -> None:
     """The hotpatch calendar: each month's release date (second Tuesday), kind (planned or unplanned baseline,
     hotpatch), KB and OS build where known, and whether a reboot is expected.
@@ -39,6 +45,8 @@ def calendar(
         hpctl calendar -o table
 
         hpctl calendar --next-reboot --os 2025
+
+        hpctl calendar --picture --year 2026 --svg-file hotpatch-2026.svg
     """
     from hpctl.core.calendar import OS_LINES, load_calendar, normalize_os, parse_month
 
@@ -50,6 +58,12 @@ def calendar(
     cal = load_calendar(calendar_file)
     lines = [normalize_os(os)] if os else list(OS_LINES)
     today = _day(as_of)
+    if picture or svg_file or settings().output == "svg":
+        from hpctl.calendar_picture import draw
+
+        draw(cal, year or today.year, lines, output=settings().output, svg_file=svg_file,
+             other_options=[f for f, v in (("--month", month), ("--next-reboot", next_reboot)) if v])
+        return
     rows: list[dict[str, Any]]
     if next_reboot:
         if month or year:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from hpctl.errors import EXIT_AZURE_FAILED, HpctlError, InputError
-from hpctl.output import OUTPUT_FORMATS, check_query
+from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, check_query
 
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud", "sandbox")
 
@@ -54,8 +54,8 @@ SubscriptionOpt = Annotated[
 ]
 OutputOpt = Annotated[
     str | None,
-    typer.Option("--output", "-o", metavar="FORMAT", help="Output format: json, jsonc, yaml, table, tsv, none.",
-                 show_default=False),
+    typer.Option("--output", "-o", metavar="FORMAT",
+                 help="Output format: json, jsonc, yaml, table, tsv, none (svg: calendar).", show_default=False),
 ]
 QueryOpt = Annotated[str | None, typer.Option("--query", metavar="JMESPATH",
                                               help="JMESPath query applied to the output.")]
@@ -172,6 +172,12 @@ def report_error(exc: BaseException, debug: bool) -> int:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def draws_pictures(fn: F) -> F:
+    """Mark a command that takes the picture formats (-o svg); `command` refuses them for every other one."""
+    fn.draws_pictures = True  # type: ignore[attr-defined]
+    return fn
+
+
 def command(fn: F) -> F:
     """Give a command the common options (after the subcommand too) and the central error handling."""
     # Resolve string annotations (from __future__ import annotations) so Typer sees the Option metadata.
@@ -187,6 +193,10 @@ def command(fn: F) -> F:
         try:
             _current = resolve(ROOT_OPTIONS, local)
             configure_logging(_current)
+            if _current.output in PICTURE_FORMATS and not getattr(fn, "draws_pictures", False):
+                # Refused before the command runs: a write must not happen only to fail at rendering.
+                raise InputError(f"--output {_current.output} draws a picture, which only `hpctl calendar "
+                                 "--picture` has; use json, jsonc, yaml, table, tsv or none here.")
             return fn(*args, **kwargs)
         except typer.Exit:
             raise

@@ -203,11 +203,11 @@ def report(
     if json_file:
         _write(json_file, render_json(document))
     if markdown_file:
-        _write(markdown_file, formats.to_markdown(result, fail_on=threshold))
+        _write(markdown_file, formats.to_markdown(result, fail_on=threshold, calendar=calendar))
     if junit_file:
         _write(junit_file, formats.to_junit(result, fail_on=threshold or "low"))
     if chosen in ("markdown", "junit"):
-        text = (formats.to_markdown(result, fail_on=threshold) if chosen == "markdown"
+        text = (formats.to_markdown(result, fail_on=threshold, calendar=calendar) if chosen == "markdown"
                 else formats.to_junit(result, fail_on=threshold or "low"))
         if output_file:
             _write(output_file, text)

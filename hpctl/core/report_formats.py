@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from hpctl.core.calendar import Release
+from hpctl.core.calendar import Calendar, Release
 from hpctl.core.compliance import (
     INFO,
     LOW,
@@ -24,6 +24,7 @@ from hpctl.core.compliance import (
     severity_rank,
 )
 from hpctl.core.track import Track
+from hpctl.errors import InputError
 
 # Bump when a key is removed or changes meaning; adding keys keeps the version (docs/report-schema.md).
 SCHEMA_VERSION = 1
@@ -210,8 +211,10 @@ def _next_reboot_text(report: Report) -> str:
     return f"{s.next_reboot.isoformat()} ({what}; {when})"
 
 
-def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = MARKDOWN_MAX_ROWS) -> str:
-    """A GitHub job summary: heading, summary table, then findings grouped by severity (capped per group)."""
+def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = MARKDOWN_MAX_ROWS,
+                calendar: Calendar | None = None) -> str:
+    """A GitHub job summary: heading, summary table, findings grouped by severity (capped per group), and with
+    `calendar` the year's hotpatch schedule as a strip of months."""
     s = report.summary
     counts = s.findings_by_severity
     lines = [
@@ -238,7 +241,7 @@ def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = M
     lines.append("")
     if not report.findings:
         lines += ["No findings: every VM and scale set checked is compliant.", ""]
-        return "\n".join(lines)
+        return "\n".join(lines + _calendar_section(report, calendar))
     several_subscriptions = len({f.subscription for f in report.findings}) > 1
     header = ["Resource", "Kind", "Resource group"] + (["Subscription"] if several_subscriptions else [])
     header += ["Rule", "Finding", "Fix"]
@@ -257,7 +260,28 @@ def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = M
         if len(group) > max_rows:
             lines += ["", f"… and {len(group) - max_rows} more; see the JSON artifact."]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _calendar_section(report, calendar))
+
+
+def _calendar_section(report: Report, calendar: Calendar | None) -> list[str]:
+    """The year's schedule (as `hpctl calendar --picture` draws it) for the report's day."""
+    if calendar is None:
+        return []
+    from hpctl.core.calendar_strip import markdown_strip, year_strips
+
+    year = report.today.year
+    strips = year_strips(calendar, year, [line for line in calendar.lines if _has_year(calendar, line, year)])
+    if not strips:
+        return []
+    return [f"### Hotpatch schedule {year}", "", *markdown_strip(strips), "",
+            f"`hpctl calendar --picture --year {year} --svg-file hotpatch-{year}.svg` draws it as a picture.", ""]
+
+
+def _has_year(calendar: Calendar, line: str, year: int) -> bool:
+    try:
+        return bool(calendar.year(line, year))
+    except InputError:
+        return False
 
 
 # --------------------------------------------------------------------------- JUnit

@@ -66,3 +66,83 @@ def test_bad_calendar_input_exits_2(hpctl, args, needle):
     assert result.exit_code == 2, result.stdout
     assert result.stdout == ""
     assert result.stderr.startswith("ERROR: ") and needle in result.stderr.splitlines()[0]
+
+
+# --------------------------------------------------------------------------- --picture
+
+
+def _strip_row(text: str, os_name: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith(os_name))
+    return line[len(os_name):].split()
+
+
+def test_picture_draws_each_os_line_as_a_strip_of_months(hpctl):
+    result = hpctl("calendar", "--picture", "--year", "2024")
+    assert result.exit_code == 0, result.stderr
+    assert "Hotpatch schedule 2024" in result.stdout
+    # WS2022: quarterly planned baselines, the August unplanned baseline that replaced a hotpatch month.
+    assert _strip_row(result.stdout, "Windows Server 2022") == ["B", "H", "H", "B", "H", "H", "B", "U", "H", "B",
+                                                                "H", "H"]
+    # WS2025's program starts in November 2024.
+    assert _strip_row(result.stdout, "Windows Server 2025") == ["-"] * 10 + ["H", "H"]
+    assert "planned baseline" in result.stdout and "predicted" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 120
+
+
+def test_picture_marks_predicted_months(hpctl):
+    data = rows(hpctl("calendar", "--year", "2027", "--os", "2025"))
+    drawn = _strip_row(hpctl("calendar", "--picture", "--year", "2027", "--os", "2025").stdout, "Windows Server 2025")
+    assert drawn == [("B" if r["kind"] == "baseline" else "H") + ("" if r["known"] else "?") for r in data]
+    assert any(cell.endswith("?") for cell in drawn)
+
+
+def test_svg_output_is_a_picture_of_the_year(hpctl):
+    import xml.etree.ElementTree as ET
+
+    result = hpctl("calendar", "--year", "2024", "-o", "svg")
+    assert result.exit_code == 0, result.stderr
+    root = ET.fromstring(result.stdout)
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text for t in root.iter(f"{ns}title")]
+    assert titles[0] == "Hotpatch schedule 2024"
+    assert "2024-08 unplanned baseline KB5041160 (20348.2655)" in titles
+    boxes = [g for g in root.iter(f"{ns}g")]
+    assert len(boxes) == 12 + 2  # a box per month in the program; the 10 months before WS2025's are blank
+    unplanned = next(g for g in boxes if "unplanned" in g.find(f"{ns}title").text)
+    assert unplanned.find(f"{ns}rect").get("fill") == "#c0392b"
+    future = ET.fromstring(hpctl("calendar", "--year", "2027", "--os", "2025", "-o", "svg").stdout)
+    dashed = [r for r in future.iter(f"{ns}rect") if r.get("stroke-dasharray")]
+    assert len(dashed) >= 2  # predicted months (and the legend's sample) are drawn dashed
+
+
+def test_svg_file_is_written_beside_the_terminal_picture(hpctl, tmp_path):
+    target = tmp_path / "hotpatch-2024.svg"
+    result = hpctl("calendar", "--picture", "--year", "2024", "--svg-file", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert "Hotpatch schedule 2024" in result.stdout and str(target) in result.stderr
+    assert target.read_text().startswith("<svg ")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--picture", "--month", "2026-01"], "--month"),
+    (["--picture", "--next-reboot"], "--next-reboot"),
+    (["--picture", "-o", "yaml"], "-o svg"),
+    (["--picture", "--year", "1999"], "1999"),
+])
+def test_bad_picture_options_exit_2_one_line(hpctl, args, needle):
+    result = hpctl("calendar", *args)
+    assert result.exit_code == 2 and result.stdout == ""
+    first = result.stderr.strip().splitlines()[0]
+    assert first.startswith("ERROR: ") and needle in first
+
+
+def test_svg_file_in_a_missing_folder_exits_2(hpctl, tmp_path):
+    result = hpctl("calendar", "--picture", "--svg-file", str(tmp_path / "nope" / "cal.svg"))
+    assert result.exit_code == 2 and "--svg-file" in result.stderr
+
+
+def test_svg_is_refused_where_there_is_no_picture(hpctl, tmp_path):
+    (tmp_path / "t.json").write_text('{"resources": []}')
+    result = hpctl("template", "lint", str(tmp_path / "t.json"), "-o", "svg")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "calendar --picture" in result.stderr.splitlines()[0]

@@ -186,6 +186,21 @@ def test_markdown_without_findings(calendar):  # noqa: F811
     assert "| Result | passes --fail-on low |" in md and "### " not in md
 
 
+def test_markdown_carries_the_years_schedule_strip(report, calendar):  # noqa: F811
+    md = to_markdown(report, calendar=calendar)
+    lines = md.splitlines()
+    year = report.today.year
+    start = lines.index(f"### Hotpatch schedule {year}")
+    assert lines[start + 2] == "| OS | Jan | Feb | Mar | Apr | May | Jun | Jul | Aug | Sep | Oct | Nov | Dec |"
+    ws2025 = next(line for line in lines[start:] if line.startswith("| Windows Server 2025 |"))
+    cells = [c.strip() for c in ws2025.strip("|").split("|")][1:]
+    expected = [("B" if r.kind == "baseline" else "U" if r.kind == "unplanned-baseline" else "H")
+                + ("" if r.known else "?") for r in calendar.year("2025", year)]
+    assert cells == expected and cells[0] == "B" and cells[3].startswith("B")
+    assert f"--svg-file hotpatch-{year}.svg" in md
+    assert "### Hotpatch schedule" not in to_markdown(report), "without a calendar nothing is added"
+
+
 # --------------------------------------------------------------------------- JUnit
 
 
