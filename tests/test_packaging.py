@@ -55,3 +55,28 @@ def test_the_wheel_ships_every_module_and_data_file(wheel):
               if p.suffix in (".py", ".json") and "__pycache__" not in p.parts]
     missing = [w for w in wanted if w not in names]
     assert not missing, f"the wheel lacks {missing}"
+
+
+def test_the_actions_requirements_are_pinned_hashed_and_complete():
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    text = (ROOT / "requirements" / "action.txt").read_text()
+    pins: dict[str, str] = {}
+    for block in text.replace("\\\n", " ").splitlines():
+        block = block.split("#", 1)[0].strip()
+        if not block:
+            continue
+        spec, *hashes = block.split("--hash=")
+        name, _, version = spec.strip().partition("==")
+        assert version, f"{spec.strip()} is not pinned with =="
+        assert hashes and all(h.strip().startswith("sha256:") for h in hashes), f"{name} has no sha256 hash"
+        pins[name.lower().replace("_", "-")] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    needed = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    for line in needed:
+        req = Requirement(line)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} (needed by hpctl) is missing from requirements/action.txt"
+        assert req.specifier.contains(Version(pins[name]), prereleases=True), f"{name}=={pins[name]} not {req}"

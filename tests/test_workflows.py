@@ -43,6 +43,8 @@ CURRENT_MAJORS = {
     "azure/login": "v3",
     "actions/upload-artifact": "v6",
 }
+# `uses: owner/name@<full commit SHA> # vX.Y.Z`: a tag can be moved, a commit can't.
+PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w.-]+)@([0-9a-f]{40})\s+#\s+(v\d+)\.\d+\.\d+\s*$")
 SUB1 = "11111111-2222-3333-4444-555555555555"
 SUB2 = "66666666-7777-8888-9999-aaaaaaaaaaaa"
 AZ_SUB = "0f0f0f0f-1e1e-2d2d-3c3c-4b4b4b4b4b4b"
@@ -127,7 +129,8 @@ def test_actionlint_passes_on_the_workflow() -> None:
 
 def test_actionlint_is_really_checking() -> None:
     """The same workflow with an old major and a misspelt input must fail, or the pass above means nothing."""
-    text = WORKFLOW.read_text().replace("actions/checkout@v5", "actions/checkout@v4")
+    text = re.sub(r"actions/checkout@[0-9a-f]{40} # v5\.\d+\.\d+", "actions/checkout@v4", WORKFLOW.read_text())
+    assert "actions/checkout@v4" in text
     text = text.replace("inputs.assess ||", "inputs.asses ||")
     result = run_actionlint("-stdin-filename", ".github/workflows/broken.yml", "-", stdin=text)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -200,17 +203,23 @@ def test_every_job_has_a_timeout() -> None:
         assert isinstance(timeout, int) and 1 <= timeout <= 360, f"job {name}: timeout-minutes {timeout!r}"
 
 
-def test_actions_are_pinned_to_current_majors() -> None:
+def test_actions_are_pinned_by_commit_sha_with_their_current_major_in_a_comment() -> None:
     seen = set()
-    for step in [*action_steps(), *workflow_steps()]:
-        uses = step.get("uses")
-        if not uses or uses.startswith("./"):
-            continue
-        name, _, ref = uses.partition("@")
-        assert name.lower() in CURRENT_MAJORS, f"{uses}: not an action this test knows the current major of"
-        assert ref == CURRENT_MAJORS[name.lower()], f"{uses}: use @{CURRENT_MAJORS[name.lower()]}"
-        seen.add(name.lower())
+    for path in (ACTION, WORKFLOW):
+        for line in path.read_text().splitlines():
+            if not re.match(r"^\s*(-\s+)?uses:", line) or "uses: ./" in line:
+                continue
+            match = PINNED_USES.match(line)
+            assert match, f"{path.name}: {line.strip()!r} is not pinned as owner/name@<40-hex SHA> # vX.Y.Z"
+            name, _sha, major = match[1].lower(), match[2], match[3]
+            assert name in CURRENT_MAJORS, f"{line.strip()}: not an action this test knows the current major of"
+            assert major == CURRENT_MAJORS[name], f"{line.strip()}: use the {CURRENT_MAJORS[name]} line"
+            seen.add(name)
     assert seen == set(CURRENT_MAJORS)
+    # The YAML agrees with the text: no step's `uses` escaped the line check above.
+    for step in [*action_steps(), *workflow_steps()]:
+        uses = str(step.get("uses", ""))
+        assert not uses or uses == "./" or re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), uses
 
 
 @pytest.mark.parametrize("label,step", run_steps(), ids=[label for label, _ in run_steps()])
@@ -326,6 +335,11 @@ exit 3
 '''
 STUB_VENV_PYTHON = '''#!/usr/bin/env bash
 echo "$*" >> "$STUB_PIP_LOG"
+# `pip wheel --wheel-dir D` and `pip download --dest D` leave a wheel in D, as pip does.
+args=("$@")
+for ((i = 0; i < ${#args[@]} - 1; i++)); do
+  if [[ ${args[i]} == --wheel-dir || ${args[i]} == --dest ]]; then touch "${args[i+1]}/hpctl-0.1.0-py3-none-any.whl"; fi
+done
 ln -sf "$STUB_DIR/hpctl" "$(dirname "$0")/hpctl"
 '''
 
@@ -611,10 +625,24 @@ def test_defaults_run_one_report_on_the_job_subscription(tmp_path: Path) -> None
     assert sim.log("az.log") == ""
 
 
+def pip_calls(sim: Simulation) -> list[list[str]]:
+    """Each pip command line of the install step, without the common `-m pip --disable-pip-version-check`."""
+    calls = [line.split() for line in sim.log("pip.log").splitlines()]
+    assert all(call[:3] == ["-m", "pip", "--disable-pip-version-check"] for call in calls), calls
+    return [call[3:] for call in calls]
+
+
 def test_install_from_the_action_checkout_and_put_only_hpctl_on_path(tmp_path: Path) -> None:
     sim = simulate(tmp_path, env={"AZURE_SUBSCRIPTION_ID": SUB1})
-    assert sim.log("pip.log").split() == ["-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                                         str(ROOT)]
+    dist = tmp_path / "runner" / "hpctl-dist"
+    assert pip_calls(sim) == [
+        # The dependencies (and build tools): pinned, hashed, nothing resolved.
+        ["install", "--quiet", "--require-hashes", "--no-deps", "-r", str(ROOT / "requirements" / "action.txt")],
+        # hpctl itself: a wheel built from the checkout, installed without touching an index.
+        ["wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(dist), str(ROOT)],
+        ["install", "--quiet", "--no-deps", "--no-index", str(dist / "hpctl-0.1.0-py3-none-any.whl")],
+        ["check"],
+    ]
     bin_dir = tmp_path / "runner" / "hpctl-bin"
     assert sim.log("github_path").splitlines() == [str(bin_dir)]
     assert sorted(p.name for p in bin_dir.iterdir()) == ["hpctl"]
@@ -626,7 +654,10 @@ def test_install_from_the_action_checkout_and_put_only_hpctl_on_path(tmp_path: P
 ])
 def test_install_source(tmp_path: Path, inputs: dict[str, str], spec: str) -> None:
     sim = simulate(tmp_path, inputs, env={"AZURE_SUBSCRIPTION_ID": SUB1})
-    assert sim.log("pip.log").split()[-1] == spec
+    calls = pip_calls(sim)
+    assert calls[0][:3] == ["install", "--quiet", "--require-hashes"] and calls[-1] == ["check"]
+    assert calls[1][-1] == spec and calls[1][0] == ("download" if spec.startswith("hpctl==") else "wheel")
+    assert calls[2][-1].endswith(".whl") and "--no-index" in calls[2]
 
 
 def test_subscription_comes_from_the_azure_cli_login(tmp_path: Path) -> None:
@@ -890,7 +921,7 @@ def check_sandbox_run(sim: Simulation, sandbox: Any, *, fail_on: str, groups: li
     assert not failed, f"steps failed: {failed}"
     assert sim.steps["inputs"] is not None and sim.steps["verdict"] is not None
     assert re.search(r"^hpctl \d", sim.stdout("install"), re.M), "the install step runs `hpctl --version`"
-    assert sim.log("pip.log").split()[-1] == str(ROOT)
+    assert pip_calls(sim)[1][-1] == str(ROOT)
     # Every process really went to the sandbox, with the subscription the inputs step worked out.
     for call in sim.calls:
         if call["argv"][0] in ("assess", "report"):
