@@ -81,9 +81,11 @@ def create(
 
         hpctl vm create -g rg-web -n web-02 --image 2022-datacenter-azure-edition-hotpatch --zone 2 --dry-run
 
-        hpctl vm create -g rg-web -n web-03 --image 2025-datacenter-azure-edition --vnet-name vnet-web
-        --subnet app --license-type Windows_Server --admin-password-keyvault VAULT_ID --admin-password-secret
-        web-admin
+        hpctl vm create -g rg-web -n web-03 --image 2025-datacenter-azure-edition --vnet-name vnet-web --subnet app
+
+        hpctl vm create -g rg-web -n web-04 --image 2025-datacenter-azure-edition --license-type Windows_Server
+
+        hpctl vm create -g rg-web -n web-05 --image $IMAGE --admin-password-keyvault $KV_ID --admin-password-secret pw
     """
     from hpctl.core.vm_rules import VmCreateRequest, validate_vm_create
     from hpctl.provisioning import VM_TEMPLATE
