@@ -80,3 +80,12 @@ def test_the_actions_requirements_are_pinned_hashed_and_complete():
         name = req.name.lower().replace("_", "-")
         assert name in pins, f"{name} (needed by hpctl) is missing from requirements/action.txt"
         assert req.specifier.contains(Version(pins[name]), prereleases=True), f"{name}=={pins[name]} not {req}"
+
+
+def test_pyproject_lists_every_package():
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {p.parent.relative_to(ROOT).as_posix().replace("/", ".") for p in (ROOT / "hpctl").rglob("__init__.py")}
+    data = {f"{p.parent.relative_to(ROOT).as_posix().replace('/', '.')}" for p in (ROOT / "hpctl").rglob("data/*.json")}
+    # hpctl.templates is the top-level templates/ folder (package-dir), not a folder under hpctl/.
+    assert listed == found | data | {"hpctl.templates"}, "add new packages to [tool.setuptools] packages"
