@@ -158,11 +158,14 @@ def deploy_spec(
     s = settings()
     template = load_template(template_name)
     name = deployment_name(kind, spec.name)
-    extra = {key: {"value": value} for key, value in (prepare(None) if prepare else {}).items()}
+
+    def prepared(conn: Any) -> dict[str, Any]:
+        return {key: {"value": value} for key, value in (prepare(conn) if prepare else {}).items()}
+
     if dry_run:
         plan = DeploymentPlan(resource_group, name, template,
                               {**parameters(None, True, s.subscription or "00000000-0000-0000-0000-000000000000"),
-                               **extra})
+                               **prepared(None)})
         render(render_plan(plan), s.output, s.query, columns=PLAN_COLUMNS, table_view=plan_table)
         return
     from hpctl import provisioning
@@ -175,8 +178,7 @@ def deploy_spec(
                "vmss": f"`hpctl vmss check -g {resource_group} -n {spec.name}` checks it"}[kind]
         raise InputError(f"{label[0].upper()}{label[1:]} already exists in {resource_group}: `{kind} create` makes "
                          f"new ones only; pick another --name ({fix}).")
-    if prepare is not None:
-        extra = {key: {"value": value} for key, value in prepare(conn).items()}
+    extra = prepared(conn)
     secret_path: Path | None = None
     if password is None and not key_vault:
         password, secret_path, reused = generated_password(resource_group, spec.name, spec.admin_username)
