@@ -121,7 +121,8 @@ def _svg_box(x: int, y: int, release: Release | None) -> list[str]:
 
 def draw(calendar: Any, year: int, lines: list[str], *, output: str, svg_file: Any = None,
          other_options: list[str] | None = None) -> None:
-    """`calendar --picture`: the Rich drawing on stdout (SVG with -o svg), and the SVG in `svg_file` if given."""
+    """`calendar --picture`: the Rich drawing on stdout (SVG with -o svg, nothing with -o none), and the SVG in
+    `svg_file` if given. The data formats don't apply to a picture: it is drawn whatever AZURE_CORE_OUTPUT says."""
     import sys
     from pathlib import Path
 
@@ -130,8 +131,6 @@ def draw(calendar: Any, year: int, lines: list[str], *, output: str, svg_file: A
 
     if other_options:
         raise InputError(f"--picture draws a whole year; drop {' and '.join(other_options)} (or use --year).")
-    if output not in ("json", "table", "svg"):
-        raise InputError(f"--picture draws the year in the terminal or as SVG; use -o svg, or no -o (got {output}).")
     strips = year_strips(calendar, year, lines)
     if svg_file is not None:
         target = Path(svg_file)
@@ -142,6 +141,8 @@ def draw(calendar: Any, year: int, lines: list[str], *, output: str, svg_file: A
         print(f"Wrote the picture to {target}.", file=sys.stderr)
     if output == "svg":
         sys.stdout.write(svg_picture(strips))
+        return
+    if output == "none":
         return
     from rich.console import Console
 

@@ -13,7 +13,7 @@ from hpctl.output import Column, render
 
 app = typer.Typer(help="IaC (ARM, Terraform, Bicep): lint it for the hotpatch rules.", no_args_is_help=True)
 
-COLUMNS = [Column("File", "file"), Column("Format", "format"), Column("Rule", "ruleId"), Column("Severity", "severity"),
+COLUMNS = [Column("File", "file"), Column("Rule", "ruleId"), Column("Severity", "severity"),
            Column("Resource", "resource"), Column("Finding", "message"), Column("Fix", "fix")]
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 

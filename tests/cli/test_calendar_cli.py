@@ -126,7 +126,6 @@ def test_svg_file_is_written_beside_the_terminal_picture(hpctl, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["--picture", "--month", "2026-01"], "--month"),
     (["--picture", "--next-reboot"], "--next-reboot"),
-    (["--picture", "-o", "yaml"], "-o svg"),
     (["--picture", "--year", "1999"], "1999"),
 ])
 def test_bad_picture_options_exit_2_one_line(hpctl, args, needle):
@@ -134,6 +133,13 @@ def test_bad_picture_options_exit_2_one_line(hpctl, args, needle):
     assert result.exit_code == 2 and result.stdout == ""
     first = result.stderr.strip().splitlines()[0]
     assert first.startswith("ERROR: ") and needle in first
+
+
+def test_output_none_writes_only_the_svg_file(hpctl, tmp_path):
+    target = tmp_path / "cal.svg"
+    result = hpctl("calendar", "--picture", "--year", "2026", "--svg-file", str(target), "-o", "none")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "Hotpatch schedule 2026" in target.read_text()
 
 
 def test_svg_file_in_a_missing_folder_exits_2(hpctl, tmp_path):
