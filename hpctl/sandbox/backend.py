@@ -16,6 +16,7 @@ from hpctl.sandbox.images import ImageCatalog
 from hpctl.sandbox.lro import Operations
 from hpctl.sandbox.network import ResourceStore
 from hpctl.sandbox.resources import ResourceGroup, ResourceGroups
+from hpctl.sandbox.runcommand import VmActions
 from hpctl.sandbox.scalesets import ScaleSets
 from hpctl.sandbox.vmrules import normalize_vm
 from hpctl.sandbox.world import World
@@ -46,6 +47,7 @@ class Backend:
             self.guids,
             config.seed,
         )
+        self.vm_actions = VmActions(self.compute, config.seed)  # Run Command and restart
         # Network and other deployed resources, scale sets, template deployments (hpctl.sandbox.deployments).
         self.network = ResourceStore(self.subscription_id, self.groups, self.images.regions)
         self.scalesets = ScaleSets(
@@ -224,6 +226,16 @@ class Backend:
     def vm(self, group: str, name: str) -> VirtualMachine:
         with self.lock:
             return self.compute.get(group, name)
+
+    def set_power(self, group: str, name: str, power: str) -> None:
+        """Put a VM in a power state (running or deallocated), as the portal's Stop button would."""
+        with self.lock:
+            self.compute.get(group, name).power = power
+
+    def revert_next_servicing(self, group: str, name: str) -> None:
+        """Make the VM's next restart fail to apply its pending servicing (Windows rolls it back)."""
+        with self.lock:
+            self.vm_actions.revert_next_servicing(self.compute.get(group, name))
 
     def history(self, group: str, name: str) -> dict[str, list[dict[str, Any]]]:
         """A VM's assessment (7 days) and installation (30 days) history."""

@@ -58,6 +58,7 @@ class VirtualMachine:
     last_assessment: dict[str, Any] | None = None
     last_installation: dict[str, Any] | None = None
     etag: int = 1
+    power: str = "running"  # running | deallocated (a deallocated VM reports no OS and runs nothing)
 
     @property
     def id(self) -> str:
@@ -329,7 +330,7 @@ class Compute:
     # -- patch operations -----------------------------------------------------------------------------
 
     def _check_patchable(self, vm: VirtualMachine) -> None:
-        if self.operations.running(vm.id, ("assess", "install", "create", "delete")) is not None:
+        if self.operations.running(vm.id, ("assess", "install", "create", "delete", "runcommand", "restart")):
             raise conflict()
 
     def assess(
@@ -363,6 +364,7 @@ class Compute:
         if vm.patch is None:
             return InstallPlan([], False, "NotNeeded", False, 0.0)
         available = self.world.available(vm.patch, vm.enrolled, self.clock.today)
+        available += self.world.requested(vm.patch, request, available)
         return self.world.plan(available, request, vm.patch.reboot_pending)
 
     def _finish_assess(self, op: Operation) -> None:
@@ -583,7 +585,7 @@ class Compute:
         if vm.availability is not None:
             view["platformUpdateDomain"] = vm.availability.update_domain
             view["platformFaultDomain"] = vm.availability.fault_domain
-        ready = vm.agent and vm.provisioning not in ("Creating", "Failed")
+        ready = vm.agent and vm.provisioning not in ("Creating", "Failed") and vm.power == "running"
         windows = vm.model.windows is not None
         if ready:
             view["computerName"] = vm.model.properties["osProfile"]["computerName"]
@@ -671,7 +673,9 @@ class Compute:
         ]
         if state == "succeeded":
             statuses[0]["time"] = ts(vm.time_created + dt.timedelta(seconds=81))
-        if vm.provisioning != "Creating":
+        if vm.power == "deallocated":
+            statuses.append({"code": "PowerState/deallocated", "level": "Info", "displayStatus": "VM deallocated"})
+        elif vm.provisioning != "Creating":
             statuses.append({"code": "PowerState/running", "level": "Info", "displayStatus": "VM running"})
         else:
             statuses.append({"code": "PowerState/starting", "level": "Info", "displayStatus": "VM starting"})

@@ -189,6 +189,8 @@ class ArmApp:
             (vm + "/instanceview", {"GET": (self.get_instance_view, "LowCostGet")}, True),
             (vm + "/assesspatches", {"POST": (self.assess, "VMGuestPatchOperation")}, True),
             (vm + "/installpatches", {"POST": (self.install, "VMGuestPatchOperation")}, True),
+            (vm + "/runcommand", {"POST": (self.run_command, "UpdateVM")}, True),
+            (vm + "/restart", {"POST": (self.restart_vm, "UpdateVM")}, True),
             (loc + "/operations/{op}", {"GET": (self.get_operation, "GetOperation")}, True),
             (loc + "/publishers", {"GET": (self.list_publishers, None)}, True),
             (loc + "/publishers/{pub}/artifacttypes/vmimage/offers", {"GET": (self.list_offers, None)}, True),
@@ -575,20 +577,24 @@ class ArmApp:
             request_id=op.id,
         )
 
-    def _accepted(self, request: Request, op: Operation) -> Response:
+    def _accepted(self, request: Request, op: Operation, notification: bool = True) -> Response:
         # Real CRP: 202, empty body, both headers (Location = the same URL with monitor=true), no Retry-After.
+        # Patch operations add Azure-AsyncNotification; the Run Command recording has none.
         async_url, location = op.urls(request.base)
-        return self._empty(
-            request,
-            202,
-            [
-                ("Content-Length", "0"),
-                ("Location", location),
-                ("Azure-AsyncOperation", async_url),
-                ("Azure-AsyncNotification", "Enabled"),
-            ],
-            request_id=op.id,
-        )
+        headers = [("Content-Length", "0"), ("Location", location), ("Azure-AsyncOperation", async_url)]
+        if notification:
+            headers.append(("Azure-AsyncNotification", "Enabled"))
+        return self._empty(request, 202, headers, request_id=op.id)
+
+    def run_command(self, request: Request, params: dict[str, str]) -> Response:
+        op = self.backend.vm_actions.run(params["rg"], params["vm"], request.json(), request.query["api-version"],
+                                         self._lro_failure(request))
+        return self._accepted(request, op, notification=False)
+
+    def restart_vm(self, request: Request, params: dict[str, str]) -> Response:
+        op = self.backend.vm_actions.restart(params["rg"], params["vm"], request.query["api-version"],
+                                             self._lro_failure(request))
+        return self._accepted(request, op, notification=False)
 
     def assess(self, request: Request, params: dict[str, str]) -> Response:
         op = self.backend.compute.assess(

@@ -375,6 +375,10 @@ class PatchState:
     running: Release  # the one the running OS reports (differs from level while a reboot is pending)
     extras: dict[str, str] = field(default_factory=dict)  # kind -> month installed
     reboot_pending: bool = False
+    # The cumulative updates in the component store, oldest first (the guest's servicing packages); the last
+    # one is `level`. Removing one (DISM) takes it out here and leaves it in `removing` until a restart.
+    history: list[Release] = field(default_factory=list)
+    removing: list[Release] = field(default_factory=list)
 
     @property
     def build(self) -> str:
@@ -427,7 +431,13 @@ class World:
 
     def state_on_build(self, os_key: str, build: str) -> PatchState:
         release = self.calendar.release_for_build(os_key, build)
-        return PatchState(os_key, release, release, extras={k: release.month for k in ("msrt", "dotnet")})
+        return PatchState(
+            os_key,
+            release,
+            release,
+            extras={k: release.month for k in ("msrt", "dotnet")},
+            history=self.history_for(release),
+        )
 
     def state_for(self, os_key: str, enrolled: bool, standing: str, on: dt.date) -> PatchState:
         """A VM's state for a named standing: current, behind1, behind2, offtrack, reboot-pending."""
@@ -474,7 +484,39 @@ class World:
             running or level,
             extras={"msrt": level.month, "dotnet": level.month, "definition": _month_add(level.month, -1)},
             reboot_pending=pending,
+            history=self.history_for(level),
         )
+
+    def history_for(self, level: Release) -> list[Release]:
+        """The cumulative updates a VM at `level` has in its component store, oldest first.
+
+        On the hotpatch track (and for an out-of-band update on top of it): the baseline the level sits on,
+        the hotpatches since, and the release before that baseline (superseded, still in the store). A
+        regular LCU supersedes the previous month's LCU, which stays in the store too.
+        """
+        cal = self.calendar
+        if level.kind == LCU:
+            before = cal.month(level.os, _month_add(level.month, -1)).lcu
+            return [before, level] if before.ubr < level.ubr else [level]
+        baselines = [
+            m.lcu for m in cal.months(level.os) if m.lcu.is_baseline and m.lcu.ubr <= level.ubr
+        ]
+        if not baselines:
+            return [level]
+        base = baselines[-1]
+        history: list[Release] = []
+        previous = cal.month(level.os, _month_add(base.month, -1))
+        earlier = previous.track_release or previous.lcu
+        if earlier.ubr < base.ubr:
+            history.append(earlier)
+        history.append(base)
+        for month in cal.months(level.os):
+            hotpatch = month.hotpatch
+            if hotpatch is not None and base.ubr < hotpatch.ubr <= level.ubr and hotpatch.month > base.month:
+                history.append(hotpatch)
+        if history[-1] != level:
+            history.append(level)
+        return history
 
     # -- assessment -----------------------------------------------------------------------------------
 
@@ -646,6 +688,8 @@ class World:
                 continue
             if patch.kind == "cumulative" and patch.release is not None:
                 state.level = patch.release
+                if patch.release not in state.history:
+                    state.history.append(patch.release)
                 if patch.needs_reboot:
                     state.reboot_pending = True
                 elif not state.reboot_pending:
@@ -655,5 +699,37 @@ class World:
                 if patch.needs_reboot:
                     state.reboot_pending = True
         if plan.reboot:
-            state.running = state.level
-            state.reboot_pending = False
+            World.restart(state)
+
+    @staticmethod
+    def restart(state: PatchState) -> None:
+        """A restart brings up the installed level and finishes pending removals."""
+        state.running = state.level
+        state.reboot_pending = False
+        state.removing.clear()
+
+    def remove(self, state: PatchState, release: Release) -> None:
+        """Uninstall a cumulative update (DISM /Remove-Package): the newest one left becomes the level, and
+        the VM runs the removed one until it restarts. With none left in the store, the OS falls back to what
+        preceded the release's baseline (so the baseline has to be installed again)."""
+        state.history.remove(release)
+        state.removing.append(release)
+        if state.history:
+            state.level = state.history[-1]
+        else:
+            base = self.calendar.baseline_of(release) or release
+            before = self.calendar.month(release.os, _month_add(base.month, -1))
+            state.level = before.track_release or before.lcu
+        state.reboot_pending = True
+
+    def requested(self, state: PatchState, request: InstallRequest, available: list[Patch]) -> list[Patch]:
+        """Baselines an install asks for by KB that are newer than the VM's level and not offered already
+        (how a rollback puts a missing baseline back)."""
+        wanted = {kb.upper().removeprefix("KB") for kb in request.kb_include}
+        offered = {p.kb for p in available}
+        return [
+            self.cumulative_patch(r)
+            for r in self.calendar.releases(state.os)
+            if r.is_baseline and r.kb.upper().removeprefix("KB") in wanted and r.ubr > state.level.ubr
+            and r.kb.removeprefix("KB") not in offered and r.date <= self.today
+        ]
