@@ -110,6 +110,8 @@ def test_the_role_grants_nothing_hpctl_does_not_use():
 def test_action_mapping_examples():
     vm = "https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/v"
     assert action_for("POST", vm + "/assessPatches") == "Microsoft.Compute/virtualMachines/assessPatches/action"
+    assert action_for("POST", vm + "/runCommand") == "Microsoft.Compute/virtualMachines/runCommand/action"
+    assert action_for("POST", vm + "/restart") == "Microsoft.Compute/virtualMachines/restart/action"
     assert action_for("GET", vm + "?$expand=instanceView") == "Microsoft.Compute/virtualMachines/read"
     assert action_for("GET", "https://management.azure.com/subscriptions/s/providers/Microsoft.Compute/locations/"
                       "eastus/operations/1?p=2") == "Microsoft.Compute/locations/operations/read"

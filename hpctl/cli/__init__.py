@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hpctl import __version__
-from hpctl.cli import calendar, compliance, images, patch, sandbox, templates, vm, vmss
+from hpctl.cli import calendar, compliance, images, patch, rollback, sandbox, templates, vm, vmss
 from hpctl.cli.common import (
     ROOT_OPTIONS,
     CloudOpt,
@@ -69,6 +69,8 @@ app.add_typer(templates.app, name="template")
 app.command("assess")(patch.assess)
 app.command("install")(patch.install)
 app.command("status")(patch.status)
+app.command("rollback")(rollback.rollback)
+app.command("restart")(rollback.restart)
 app.command("calendar")(calendar.calendar)
 app.command("history")(compliance.history)
 app.command("report")(compliance.report)

@@ -100,6 +100,10 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
      "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired "
      "--rollout availability --yes -o table", 0),
     ("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
+    ("What one VM really has installed, read inside it through Run Command (read-only)",
+     "--cloud sandbox vm patches -g rg-web -n web-01 -o table --as-of {day}", 0),
+    ("Roll that VM back to its last known good baseline: remove the hotpatch, restart, verify the build",
+     "--cloud sandbox rollback -g rg-web -n web-01 --yes -o table", 0),
     ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
     ("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",
      "--cloud sandbox report --as-of {day} --fail-on high", 5),

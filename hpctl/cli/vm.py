@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import GroupOpt, NoWaitOpt, command, info, settings, warn
+from hpctl.cli.common import (
+    GroupOpt,
+    IdsOpt,
+    NameOpt,
+    NoWaitOpt,
+    TagOpt,
+    command,
+    info,
+    settings,
+    warn,
+)
+from hpctl.cli.patch import InFlightOpt
 from hpctl.cli.provision_common import (
     AdminUserOpt,
     CreateGroupOpt,
@@ -21,7 +32,7 @@ from hpctl.cli.provision_common import (
     show_warnings,
 )
 from hpctl.errors import InputError
-from hpctl.output import render
+from hpctl.output import Column, render
 
 app = typer.Typer(help="Hotpatch VMs: create them right, or fix existing ones.", no_args_is_help=True)
 
@@ -172,3 +183,82 @@ def enable_hotpatch(
         return
     row = provisioning.apply_hotpatch(conn, resource_group, plan)
     render({**row, "changed": True, "changes": changes}, s.output, s.query)
+
+
+def _patches_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        baseline = r.get("lastKnownGoodBaseline") or {}
+        track = r.get("track") or {}
+        updates = "; ".join(f"{h['kb']} {h['calendar']}" + (f" {h['month']}" if h.get("month") else "")
+                            for h in r.get("hotfixes") or [])
+        out.append({**r, "trackText": f"{track.get('state') or ''} {track.get('month') or ''}".strip(),
+                    "baselineText": f"{baseline.get('kb') or ''} {baseline.get('build') or ''}".strip(),
+                    "updates": updates, "errorMessage": (r.get("error") or {}).get("message")})
+    return out
+
+
+PATCHES_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Outcome", "outcome"),
+                   Column("Build", "build"), Column("Track", "trackText"),
+                   Column("LastKnownGoodBaseline", "baselineText"), Column("Updates", "updates"),
+                   Column("Error", "errorMessage")]
+
+
+@app.command("patches")
+@command
+def patches(
+    name: NameOpt = None,
+    resource_group: GroupOpt = None,
+    ids: IdsOpt = None,
+    tag: TagOpt = None,
+    show_script: Annotated[bool, typer.Option("--show-script", help="Print the read-only PowerShell script "
+                                              "hpctl runs in each VM, and send nothing.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", metavar="DATE",
+                                              help="Judge the hotpatch track as of this day (default today).")] = None,
+    max_parallel: InFlightOpt = None,
+) -> None:
+    """Show what each VM really has installed, read inside it through Run Command (read-only).
+
+    Per VM: the exact build with its update revision (registry CurrentBuild and UBR) and the hotpatch track it
+    means, each installed update (Get-HotFix) and servicing package (DISM) matched to the calendar (baseline,
+    hotpatch, out-of-band, or not in the calendar), and the last known good baseline present. A VM that is
+    deallocated, has no VM agent, or whose script fails gets its own outcome; the rest go on.
+
+    Example:
+
+        hpctl vm patches -g rg-web -n web-01
+
+        hpctl vm patches -g rg-web -o table
+
+        hpctl vm patches --show-script
+    """
+    if show_script:
+        from hpctl.core.guest_scripts import INVENTORY_SCRIPT, script_text
+
+        print(script_text(INVENTORY_SCRIPT), end="")
+        return
+    from hpctl import installed_patches
+    from hpctl.cli.patch import _as_of, _finish, _in_flight, _pool, _targets
+    from hpctl.cli.progress import fleet_progress
+    from hpctl.fleet.commands import resolve_parts, target_count
+    from hpctl.fleet.interrupts import interrupts
+    from hpctl.fleet.writes import WriteOptions
+    from hpctl.patching import FleetResult
+
+    today = _as_of(as_of)
+    in_flight = _in_flight(max_parallel)
+    spec = _targets(name, resource_group, ids, tag)
+    s = settings()
+    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
+    result = FleetResult()
+    with interrupts() as interrupt, fleet_progress(target_count(parts), "vm patches") as progress:
+        for part in parts:
+            if part.error is not None:
+                raise part.error
+            options = WriteOptions(interrupt, in_flight, True, None, progress)
+            found = installed_patches.patches(part.conn, part.targets, options, today=today)
+            result.rows += found.rows
+            result.failed += found.failed
+            result.single_error = found.single_error if len(parts) == 1 else None
+            result.interrupted = result.interrupted or found.interrupted
+    _finish(result, columns=PATCHES_COLUMNS, table_view=_patches_table, what="reading installed patches")

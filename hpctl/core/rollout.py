@@ -84,9 +84,10 @@ def plan_waves(targets: Iterable[RolloutTarget], batch_size: int = 10) -> list[W
     return [Wave(number=i + 1, label=label, members=tuple(members)) for i, (label, members) in enumerate(waves)]
 
 
-def health_problem(vm: dict[str, Any]) -> str | None:
+def health_problem(vm: dict[str, Any], installs: bool = True) -> str | None:
     """Why a VM isn't healthy after its install (None when it is): running, provisioned, install not failed.
-    A stopped or deallocated VM is not healthy, whatever its install said."""
+    A stopped or deallocated VM is not healthy, whatever its install said. With installs=False (after a
+    restart or a rollback, which installed nothing) an earlier failed install doesn't count."""
     view = (vm.get("properties") or {}).get("instanceView") or {}
     codes = [str(s.get("code", "")) for s in view.get("statuses") or []]
     power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), None)
@@ -95,6 +96,6 @@ def health_problem(vm: dict[str, Any]) -> str | None:
     if any(c.lower().startswith("provisioningstate/failed") for c in codes):
         return "provisioning state is failed"
     install = ((view.get("patchStatus") or {}).get("lastPatchInstallationSummary") or {}).get("status")
-    if install == "Failed":
+    if installs and install == "Failed":
         return "its last installation is Failed"
     return None

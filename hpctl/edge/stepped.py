@@ -148,6 +148,26 @@ def start_install(conn: Connection, resource_group: str, name: str, body: dict[s
                   token=token)
 
 
+def run_command_body(script: tuple[str, ...] | list[str], parameters: dict[str, str] | None = None
+                     ) -> dict[str, Any]:
+    """RunCommandInput for a PowerShell script (RunPowerShellScript); parameters bind by name to its param()."""
+    body: dict[str, Any] = {"commandId": "RunPowerShellScript", "script": list(script)}
+    if parameters:
+        body["parameters"] = [{"name": key, "value": value} for key, value in parameters.items()]
+    return body
+
+
+def start_run_command(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
+                      token: str | None = None) -> Pending:
+    """POST runCommand (Run Command): the script runs in the guest; the result carries its stdout and stderr."""
+    return _start(conn, conn.compute.virtual_machines.begin_run_command, resource_group, name, body, token=token)
+
+
+def start_restart(conn: Connection, resource_group: str, name: str, *, token: str | None = None) -> Pending:
+    """POST restart (or resume polling an accepted restart from its token)."""
+    return _start(conn, conn.compute.virtual_machines.begin_restart, resource_group, name, token=token)
+
+
 @dataclass
 class SendFailure:
     """Why a request got no acceptance, in the terms the engine acts on."""

@@ -31,12 +31,33 @@ def rollout_target(target: Target) -> RolloutTarget:
                          update_domain=view.get("platformUpdateDomain"))
 
 
+WaveRunner = Callable[[list[Target], dict[str, Any]], tuple[list[dict[str, Any]], int]]
+
+
 def install_availability_first(
     conn: Connection, targets: list[Target], body: dict[str, Any], options: WriteOptions, *, batch_size: int,
     on_wave: Callable[[Wave], None] | None = None,
 ) -> tuple[FleetResult, list[Wave]]:
     """Install wave by wave; after each wave check its VMs are healthy; stop at the first failure."""
     kind = install_kind(conn, body)
+
+    def run_wave(members: list[Target], labels: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+        outcomes, stats = run_write(conn, kind, members, options)
+        return [outcome_row(t, o, kind.detail_key) | labels for t, o in zip(members, outcomes, strict=True)], \
+            stats.throttled
+
+    return availability_first(conn, targets, options, name="install", batch_size=batch_size, run_wave=run_wave,
+                              on_wave=on_wave)
+
+
+def availability_first(
+    conn: Connection, targets: list[Target], options: WriteOptions, *, name: str, batch_size: int,
+    run_wave: WaveRunner, on_wave: Callable[[Wave], None] | None = None,
+    health: Callable[[dict[str, Any]], str | None] = health_problem,
+) -> tuple[FleetResult, list[Wave]]:
+    """Any fleet write wave by wave: `run_wave(members, labels)` does one wave's work and returns its rows (and
+    the throttled requests it waited out); then the VMs it finished are health-checked; stop at the first
+    failure or interrupt (rollback and restart use this with their own steps)."""
     result = FleetResult()
     readable = [t for t in targets if t.error is None]
     for t in targets:
@@ -60,11 +81,10 @@ def install_availability_first(
             continue
         if on_wave is not None:
             on_wave(wave)
-        outcomes, stats = run_write(conn, kind, members, options)
-        throttled += stats.throttled
-        rows = [outcome_row(t, o, kind.detail_key) | labels for t, o in zip(members, outcomes, strict=True)]
+        rows, waited = run_wave(members, labels)
+        throttled += waited
         fresh = [(t, r) for t, r in zip(members, rows, strict=True) if r["outcome"] == SUCCEEDED]
-        healthy = _health_gate(conn, fresh)
+        healthy = _health_gate(conn, fresh, health)
         result.rows += rows
         failed = [r for r in rows if r["outcome"] not in (SUCCEEDED, ALREADY_DONE) or
                   str(r.get("health", "healthy")) != "healthy"]
@@ -80,20 +100,21 @@ def install_availability_first(
         result.state_path = str(options.journal.path)
     from hpctl.fleet.engine import RunStats
 
-    result.summary = summary_line("install", result.rows, RunStats(throttled=throttled))
+    result.summary = summary_line(name, result.rows, RunStats(throttled=throttled))
     if options.interrupt.requested:
         result.interrupted = options.interrupt.exit_code
     return result, waves
 
 
-def _health_gate(conn: Connection, installed: list[tuple[Target, dict[str, Any]]]) -> bool:
-    """Read each freshly installed VM back; mark its row healthy or not. True when all are healthy."""
+def _health_gate(conn: Connection, installed: list[tuple[Target, dict[str, Any]]],
+                 health: Callable[[dict[str, Any]], str | None] = health_problem) -> bool:
+    """Read each VM a wave finished back; mark its row healthy or not. True when all are healthy."""
     checked = run_each([t for t, _ in installed],
                        lambda t: compute.get_vm(conn, t.resource_group, t.name, instance_view=True),
                        max_parallel=HEALTH_READS)
     healthy = True
     for (_, row), outcome in zip(installed, checked, strict=True):
-        problem = health_problem(outcome.value or {}) if outcome.ok else f"could not be read: {outcome.error}"
+        problem = health(outcome.value or {}) if outcome.ok else f"could not be read: {outcome.error}"
         row["health"] = "healthy" if problem is None else f"unhealthy: {problem}"
         healthy = healthy and problem is None
     return healthy

@@ -58,17 +58,20 @@ class WriteOptions:
     on_progress: Callable[[Progress], None] | None = None
 
 
-def fleet_targets(targets: list[Target]) -> list[FleetTarget]:
-    return [FleetTarget(target_id(t), t.resource_group, t.name, t.vm or {}) for t in targets]
+def fleet_targets(targets: list[Target], step: Callable[[Target], str] | None = None) -> list[FleetTarget]:
+    """Engine targets; with `step`, each id is the VM's id + "#" + its step (several writes of one run on one VM,
+    e.g. a rollback's removal and restart, each journalled on its own)."""
+    return [FleetTarget(target_id(t) + (f"#{step(t)}" if step else ""), t.resource_group, t.name, t.vm or {})
+            for t in targets]
 
 
-def run_write(conn: Connection, kind: OperationKind, targets: list[Target], options: WriteOptions
-              ) -> tuple[list[Outcome], RunStats]:
+def run_write(conn: Connection, kind: OperationKind, targets: list[Target], options: WriteOptions,
+              step: Callable[[Target], str] | None = None) -> tuple[list[Outcome], RunStats]:
     """The engine over the targets that could be read; outcomes in target order."""
     engine = Engine(kind, gate=Gate(scale=conn.time_scale), interrupt=options.interrupt,
                     max_parallel=options.max_parallel, journal=options.journal, wait=options.wait,
                     time_scale=conn.time_scale, on_progress=options.on_progress)
-    outcomes = engine.run(fleet_targets(targets))
+    outcomes = engine.run(fleet_targets(targets, step))
     engine.stats.throttled = engine.gate.throttled_count
     return outcomes, engine.stats
 
