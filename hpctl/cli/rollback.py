@@ -142,7 +142,7 @@ def rollback(
             if dry_run or not planned.plans:
                 _no_rollback(planned, dry_run=dry_run, journal=journal)
                 return
-            lines = [service_line for service_line in map(_plan_line, planned.rows)]
+            lines = [_plan_line(row) for row in planned.rows]
             confirm_write("rollback (remove updates, restart)", len(planned.plans), lines, yes=yes)
             if len(planned.plans) <= 1 or yes:
                 info("Rollback plan:\n" + "\n".join(lines))
@@ -228,9 +228,9 @@ def restart(
         pending, left = service.pending_restarts(part.targets, journal)
         if dry_run or not pending:
             waves = service.waves_of(pending, batch_size)
-            rows = [{"name": t.name, "resourceGroup": t.resource_group, "outcome": "WouldRestart",
-                     "wave": waves[service.key_of(t)].number, "waveLabel": waves[service.key_of(t)].label,
-                     "error": None} for t in pending]
+            rows = sorted(({"name": t.name, "resourceGroup": t.resource_group, "outcome": "WouldRestart",
+                            "wave": waves[service.key_of(t)].number, "waveLabel": waves[service.key_of(t)].label,
+                            "error": None} for t in pending), key=lambda row: row["wave"])
             if not pending:
                 info("No VM is waiting for a reboot; nothing to restart.")
             render(rows + left, s.output, s.query, columns=RESTART_COLUMNS)

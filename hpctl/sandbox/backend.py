@@ -237,6 +237,11 @@ class Backend:
         with self.lock:
             self.vm_actions.revert_next_servicing(self.compute.get(group, name))
 
+    def break_next_script(self, group: str, name: str, message: str) -> None:
+        """Make the VM's next Run Command script fail in the guest with `message` on stderr."""
+        with self.lock:
+            self.vm_actions.break_next_script(self.compute.get(group, name), message)
+
     def history(self, group: str, name: str) -> dict[str, list[dict[str, Any]]]:
         """A VM's assessment (7 days) and installation (30 days) history."""
         with self.lock:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hpctl.sandbox.armerrors import ArmError, conflict, invalid_parameter
 from hpctl.sandbox.compute import AGENT_FAILURE_CODE, Compute, VirtualMachine, _agent_message, _key_of
-from hpctl.sandbox.guest import Guest
+from hpctl.sandbox.guest import Guest, ScriptError
 from hpctl.sandbox.lro import SUCCEEDED, Operation
 
 RUN_COMMAND = "runcommand"
@@ -56,10 +56,15 @@ class VmActions:
         self.compute = compute
         self._random = random.Random(f"hpctl-sandbox-runcommand:{seed}")
         self._reverts: set[str] = set()
+        self._broken: dict[str, str] = {}
 
     def revert_next_servicing(self, vm: VirtualMachine) -> None:
         """The VM's next restart fails to apply pending servicing and comes back on the build it ran."""
         self._reverts.add(vm.key)
+
+    def break_next_script(self, vm: VirtualMachine, message: str) -> None:
+        """The VM's next script stops with this error (e.g. WMI broken: Get-HotFix fails), written to stderr."""
+        self._broken[vm.key] = message
 
     def _check(self, vm: VirtualMachine) -> None:
         if vm.power != "running":
@@ -92,7 +97,12 @@ class VmActions:
         else:
             computer = str(vm.model.properties["osProfile"].get("computerName") or vm.name).upper()
             guest = Guest(computer, self.compute._os_name(vm), vm.patch, self.compute.world)
-            stdout, stderr = guest.run(op.details["script"], op.details["parameters"])
+            broken = self._broken.pop(vm.key, None)
+            if broken is not None:
+                stdout, stderr = "", ScriptError(broken, 1, op.details["script"][0] if op.details["script"] else
+                                                 "", "NotSpecified").render()
+            else:
+                stdout, stderr = guest.run(op.details["script"], op.details["parameters"])
             if guest.restart_requested and not stderr:
                 self.compute.world.restart(vm.patch)
         op.output = {"value": [_output_entry("StdOut", _tail(stdout)), _output_entry("StdErr", _tail(stderr))]}

@@ -68,13 +68,15 @@ def test_patches_of_one_vm(arm, hpctl):
 
 def test_patches_of_a_group_give_each_vm_its_own_outcome(arm, hpctl, calls):
     arm.arrange(lambda sb: sb.backend.set_power("rg-app", "app-02", "deallocated"))
-    arm.arrange(lambda sb: sb.fail_next_operation(path_regex=r"app-03/runCommand$"))
+    arm.arrange(lambda sb: sb.backend.break_next_script("rg-app", "app-03", "Get-HotFix : Provider load failure"))
     result = hpctl("vm", "patches", "-g", "rg-app")
     assert result.exit_code == 1
     rows = rows_of(result)
     assert rows["app-01"]["outcome"] == "Succeeded" and rows["app-01"]["build"] == "20348.5020"
     assert rows["app-02"]["outcome"] == "Deallocated" and "deallocated" in rows["app-02"]["error"]["message"]
-    assert rows["app-03"]["outcome"] == "Failed"
+    assert rows["app-03"]["outcome"] == "ScriptFailed"
+    assert "Get-HotFix : Provider load failure" in rows["app-03"]["error"]["message"]
+    assert rows["app-03"]["stderr"].startswith("Get-HotFix : Provider load failure")
     assert rows["app-04"]["outcome"] == "AgentNotReady" and "agent" in rows["app-04"]["error"]["message"]
     assert ("app-02", "read") not in calls and ("app-04", "read") not in calls  # nothing sent to them
     assert "failed on 3 of" in result.stderr
@@ -200,3 +202,20 @@ def test_restart_reboot_pending_restarts_only_those_waiting(arm, hpctl, calls):
     assert calls == Counter({("web-03", "restart"): 1})
     status = rows_of(hpctl("status", "-g", "rg-web", "-n", "web-03", "--as-of", "2026-05-20"))["web-03"]
     assert status["osVersion"] == "10.0.26100.32690"
+
+
+def test_restart_resume_restarts_no_vm_twice(arm, hpctl, calls, tmp_path):
+    state = str(tmp_path / "restart.journal")
+    arm.arrange(lambda sb: sb.fail_next_operation(path_regex=r"web-03/restart$"))
+    first = hpctl("restart", "--reboot-pending", "-g", "rg-web", "-n", "web-03", "--yes", "--state-file", state)
+    assert first.exit_code == 1
+    assert rows_of(first)["web-03"]["outcome"] == "Failed"
+    second = hpctl("restart", "--reboot-pending", "-g", "rg-web", "-n", "web-03", "--yes", "--state-file", state,
+                   "--resume")
+    assert second.exit_code == 0, second.stderr
+    assert rows_of(second)["web-03"]["outcome"] == "Succeeded"
+    third = hpctl("restart", "--reboot-pending", "-g", "rg-web", "-n", "web-03", "--yes", "--state-file", state,
+                  "--resume")
+    assert third.exit_code == 0, third.stderr
+    assert rows_of(third)["web-03"]["outcome"] == "AlreadyDone"
+    assert calls[("web-03", "restart")] == 2  # the failed one and the one that worked; none after
