@@ -15,7 +15,7 @@ from hpctl.core.rollout import Wave, health_problem, plan_waves
 from hpctl.core.track import parse_build
 from hpctl.edge import compute
 from hpctl.edge.clients import Connection
-from hpctl.errors import AzureOperationError, HpctlError
+from hpctl.errors import AzureOperationError
 from hpctl.fleet.guest_kinds import RestartKind, RunCommandKind
 from hpctl.fleet.installs import install_kind
 from hpctl.fleet.journal import DONE, Journal
@@ -23,7 +23,7 @@ from hpctl.fleet.kinds import ALREADY_DONE, FAILED, SUCCEEDED, Outcome
 from hpctl.fleet.waves import availability_first, rollout_target
 from hpctl.fleet.writes import WriteOptions, outcome_row, run_write, target_id
 from hpctl.installed_patches import inventories, key_of
-from hpctl.patching import FleetResult, Target, error_dict
+from hpctl.patching import FleetResult, Target, as_error, error_dict
 from hpctl.runner import run_each
 
 REFUSED = "Refused"
@@ -163,7 +163,7 @@ class _Wave:
         self._step(RestartKind(self.conn), self._on_course(todo), lambda t: "restart")
         for outcome in run_each(self._on_course(todo), self._verify, max_parallel=VERIFY_READS):
             if outcome.error is not None:
-                self.outcomes[key_of(outcome.target)] = Outcome(FAILED, error=_as_hpctl(outcome.error))
+                self.outcomes[key_of(outcome.target)] = Outcome(FAILED, error=as_error(outcome.error))
             elif journal is not None:
                 # Verified on its baseline: --resume never touches this VM again.
                 journal.record(target_id(outcome.target), DONE, outcome=SUCCEEDED)
@@ -186,12 +186,6 @@ class _Wave:
                 f"{target.name} ended on build {landed}, not on baseline {vm_plan.baseline.kb} "
                 f"({vm_plan.baseline.build}); the guest may have reverted the removal at its restart",
                 hint="Read it with `hpctl vm patches`.")
-
-
-def _as_hpctl(exc: BaseException) -> HpctlError:
-    from hpctl.patching import as_error
-
-    return as_error(exc)
 
 
 def _after_restart(vm: dict[str, Any]) -> str | None:

@@ -130,6 +130,10 @@ def rollback(
         with interrupts() as interrupt:
             options = WriteOptions(interrupt, in_flight, True, journal, None)
             planned = service.plan(part.conn, part.targets, options)
+            if interrupt.requested:  # Ctrl-C while reading: nothing was changed, nothing will be
+                render(planned.rows, settings().output, settings().query, columns=ROLLBACK_COLUMNS,
+                       table_view=_rollback_table)
+                raise typer.Exit(interrupt.exit_code)
             if len(part.targets) == 1 and planned.refused:
                 raise planned.refused[0]
             if len(part.targets) == 1 and planned.unreadable:

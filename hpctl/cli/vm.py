@@ -190,18 +190,18 @@ def _patches_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         baseline = r.get("lastKnownGoodBaseline") or {}
         track = r.get("track") or {}
-        updates = "; ".join(f"{h['kb']} {h['calendar']}" + (f" {h['month']}" if h.get("month") else "")
-                            for h in r.get("hotfixes") or [])
+        above = [h for h in r.get("hotfixes") or [] if h.get("build") and baseline.get("build")
+                 and int(h["build"].split(".")[1]) > int(baseline["build"].split(".")[1])]
         out.append({**r, "trackText": f"{track.get('state') or ''} {track.get('month') or ''}".strip(),
-                    "baselineText": f"{baseline.get('kb') or ''} {baseline.get('build') or ''}".strip(),
-                    "updates": updates, "errorMessage": (r.get("error") or {}).get("message")})
+                    "baselineText": baseline.get("kb") or "",
+                    "above": ", ".join(f"{h['kb']} {h['calendar']}" for h in above),
+                    "errorMessage": (r.get("error") or {}).get("message")})
     return out
 
 
 PATCHES_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Outcome", "outcome"),
-                   Column("Build", "build"), Column("Track", "trackText"),
-                   Column("LastKnownGoodBaseline", "baselineText"), Column("Updates", "updates"),
-                   Column("Error", "errorMessage")]
+                   Column("Build", "build"), Column("Track", "trackText"), Column("Baseline", "baselineText"),
+                   Column("AboveBaseline", "above"), Column("Error", "errorMessage")]
 
 
 @app.command("patches")
