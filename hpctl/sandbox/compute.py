@@ -59,6 +59,8 @@ class VirtualMachine:
     last_installation: dict[str, Any] | None = None
     etag: int = 1
     power: str = "running"  # running | deallocated (a deallocated VM reports no OS and runs nothing)
+    # Old VM agents report "Microsoft Windows NT 10.0.<build>.0": no update revision (azure-wire.md §9.2).
+    agent_reports_revision: bool = True
 
     @property
     def id(self) -> str:
@@ -594,7 +596,11 @@ class Compute:
                 view["osVersion"] = vm.model.sku.os_name.split()[1]
             elif vm.patch is not None:
                 view["osName"] = self._os_name(vm)
-                view["osVersion"] = f"10.0.{vm.patch.build}"
+                view["osVersion"] = (
+                    f"10.0.{vm.patch.build}"
+                    if vm.agent_reports_revision
+                    else f"Microsoft Windows NT 10.0.{vm.patch.build.split('.')[0]}.0"
+                )
             handlers = []
             if windows and (vm.last_assessment or vm.settings.get("patchMode") == "AutomaticByPlatform"):
                 handlers.append(

@@ -179,6 +179,18 @@ def test_resume_after_an_interruption_does_not_remove_again(arm, hpctl, calls, t
     assert calls[("web-04", "remove")] == 1 and calls[("web-04", "restart")] == 1
 
 
+def test_verification_reads_the_guest_when_the_agent_reports_no_revision(arm, hpctl, calls):
+    def old_agent(sb):
+        sb.backend.vm("rg-web", "web-01").agent_reports_revision = False  # "Microsoft Windows NT 10.0.26100.0"
+
+    arm.arrange(old_agent)
+    result = hpctl("rollback", "-g", "rg-web", "-n", "web-01", "--yes")
+    assert result.exit_code == 0, result.stderr
+    row = rows_of(result)["web-01"]
+    assert row["outcome"] == "Succeeded" and row["build"] == "26100.32690"
+    assert calls[("web-01", "read")] == 2  # the plan's read, and the check after the restart
+
+
 def test_verification_catches_a_vm_that_lands_on_the_wrong_build(arm, hpctl):
     arm.arrange(lambda sb: sb.backend.revert_next_servicing("rg-web", "web-01"))
     result = hpctl("rollback", "-g", "rg-web", "-n", "web-01", "--yes")
