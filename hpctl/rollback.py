@@ -19,7 +19,7 @@ from hpctl.errors import AzureOperationError
 from hpctl.fleet.guest_kinds import RestartKind, RunCommandKind
 from hpctl.fleet.installs import install_kind
 from hpctl.fleet.journal import DONE, Journal
-from hpctl.fleet.kinds import ALREADY_DONE, FAILED, SUCCEEDED, Outcome
+from hpctl.fleet.kinds import ALREADY_DONE, FAILED, NOT_STARTED, SUCCEEDED, Outcome
 from hpctl.fleet.waves import availability_first, rollout_target
 from hpctl.fleet.writes import WriteOptions, outcome_row, run_write, target_id
 from hpctl.installed_patches import inventories, key_of
@@ -128,7 +128,7 @@ class _Wave:
     def _step(self, kind: Any, targets: list[Target], step: Callable[[Target], str]) -> None:
         if not targets or self.options.interrupt.requested:
             for t in targets:
-                self.outcomes.setdefault(key_of(t), Outcome("NotStarted", note="interrupted"))
+                self.outcomes.setdefault(key_of(t), Outcome(NOT_STARTED, note="interrupted"))
             return
         outcomes, stats = run_write(self.conn, kind, targets, self.options, step=step)
         self.throttled += stats.throttled

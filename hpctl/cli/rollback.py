@@ -9,11 +9,15 @@ import typer
 
 from hpctl.cli.common import GroupOpt, IdsOpt, NameOpt, TagOpt, command, info, settings
 from hpctl.cli.confirm import YesOpt
-from hpctl.cli.patch import BatchSizeOpt, InFlightOpt, ResumeOpt, StateFileOpt
+from hpctl.cli.patch import InFlightOpt, StateFileOpt
 from hpctl.errors import AzureOperationError, InputError
 from hpctl.output import Column, render
 
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show the plan (who, what, in which wave); change nothing.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", metavar="N", show_default=False,
+                                           help="VMs per wave outside zones and availability sets (default 10).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted or stopped run from its journal: "
+                                         "steps done are skipped, accepted ones followed up, no VM done twice.")]
 
 
 def check_run_options(*, dry_run: bool, batch_size: int, state_file: Path | None, resume: bool) -> None:
