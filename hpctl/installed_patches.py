@@ -21,11 +21,18 @@ from hpctl.patching import FleetResult, Target, as_error, error_dict
 DEALLOCATED = "Deallocated"
 AGENT_NOT_READY = "AgentNotReady"
 SCRIPT_FAILED = "ScriptFailed"
+NOT_WINDOWS = "NotWindows"
 
 
 def unreachable(vm: dict[str, Any]) -> tuple[str, str] | None:
-    """(outcome, why) when the instance view says Run Command can't reach the VM: stopped, or no VM agent."""
-    view = (vm.get("properties") or {}).get("instanceView") or {}
+    """(outcome, why) when hpctl's PowerShell can't run in the VM: not Windows, stopped, or no VM agent (read
+    from the model and its instance view, so nothing is sent)."""
+    props = vm.get("properties") or {}
+    os_disk = (props.get("storageProfile") or {}).get("osDisk") or {}
+    if (props.get("osProfile") or {}).get("linuxConfiguration") is not None or \
+            str(os_disk.get("osType", "")).lower() == "linux":
+        return NOT_WINDOWS, "the VM runs Linux; hpctl reads and rolls back Windows Server VMs only"
+    view = props.get("instanceView") or {}
     codes = [str(s.get("code", "")) for s in view.get("statuses") or []]
     power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), None)
     if power in ("deallocated", "deallocating", "stopped", "stopping"):

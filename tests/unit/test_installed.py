@@ -163,3 +163,17 @@ def test_inventory_script_is_read_only():
     for verb in ("remove-", "set-", "new-", "restart", "/remove-package", "install", "wusa"):
         assert verb not in text.replace("installedon", ""), verb
     assert "/remove-package" in "\n".join(REMOVE_SCRIPT).lower() and "wusa" not in "\n".join(REMOVE_SCRIPT).lower()
+
+
+@pytest.mark.parametrize(("vm", "outcome"), [
+    ({"properties": {"osProfile": {"linuxConfiguration": {}}}}, "NotWindows"),
+    ({"properties": {"instanceView": {"statuses": [{"code": "PowerState/deallocated"}]}}}, "Deallocated"),
+    ({"properties": {"instanceView": {"vmAgent": {"statuses": [{"displayStatus": "Not Ready"}]}}}}, "AgentNotReady"),
+    ({"properties": {"instanceView": {"statuses": [{"code": "PowerState/running"}],
+                                      "vmAgent": {"statuses": [{"displayStatus": "Ready"}]}}}}, None),
+])
+def test_vms_a_script_cannot_reach_are_told_from_their_model(vm, outcome):
+    from hpctl.installed_patches import unreachable
+
+    found = unreachable(vm)
+    assert (found[0] if found else None) == outcome
