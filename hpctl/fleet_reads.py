@@ -122,16 +122,63 @@ def records_by_vm(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def compliance_inputs(conn: Connection, scope: GraphScope) -> tuple[list[Any], list[Any], dict[str, int]]:
-    """VmRecords and ScaleSetRecords for the report, from the fleet's Resource Graph reads."""
+def patch_evidence(conn: Connection, vm_ids: list[str], scope: GraphScope | None = None,
+                   stats: dict[str, int] | None = None) -> dict[str, Any]:
+    """{vm id (lower case): PatchEvidence} from Resource Graph's installation and assessment patch rows."""
+    from hpctl.core.patch_results import evidence_kbs
+    from hpctl.core.track import patch_evidence as evidence
+
+    if scope is None:
+        scope = GraphScope([conn.subscription_id] if conn.subscription_id else None, None, vm_ids, [])
+    stats = {} if stats is None else stats
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(vm_ids), ID_BATCH):
+        rows += _run(conn, q.patch_evidence_query(vm_ids[start:start + ID_BATCH]), scope, stats)
+    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        slot = grouped.setdefault(q.vm_id_of(row.get("id", "")), {"installed": [], "available": []})
+        is_install = (row.get("type") or "").lower() == q.INSTALLATION_PATCH_TYPE
+        slot["installed" if is_install else "available"].append(row)
+    return {vm: evidence(evidence_kbs(slot["installed"], "installationState", "Installed"),
+                         evidence_kbs(slot["available"], "installationState"))
+            for vm, slot in grouped.items()}
+
+
+def compliance_inputs(conn: Connection, scope: GraphScope, *, instance_views: bool = False
+                      ) -> tuple[list[Any], list[Any], dict[str, int]]:
+    """VmRecords and ScaleSetRecords for the report, from the fleet's Resource Graph reads (plus, for VMs whose
+    agent reports no update revision, their installed KBs; and with instance_views, Compute instance views)."""
     from hpctl.core.compliance import scale_set_record, vm_record
+    from hpctl.core.track import needs_evidence
 
     data = fleet(conn, scope)
     require_group_if_empty(conn, scope, len(data["vms"]) + len(data["scaleSets"]))
     by_vm = records_by_vm(data["records"])
+    stats = data["stats"]
+    without_revision = [vm["id"] for vm in data["vms"] if needs_evidence(vm)]
+    evidence = patch_evidence(conn, without_revision, scope, stats) if without_revision else {}
+    views = compute_instance_views(conn, scope, data["vms"], stats) if instance_views else {}
     vms = []
     for vm in data["vms"]:
-        slot = by_vm.get(vm["id"].lower(), {})
-        vms.append(vm_record(vm, assessment=slot.get("assessment"), installation=slot.get("installation"),
-                             patches=slot.get("patches") or ()))
-    return vms, [scale_set_record(s) for s in data["scaleSets"]], data["stats"]
+        key = vm["id"].lower()
+        slot = by_vm.get(key, {})
+        vms.append(vm_record(vm, instance_view=views.get(key), assessment=slot.get("assessment"),
+                             installation=slot.get("installation"), patches=slot.get("patches") or (),
+                             installed_kbs=evidence[key].installed if key in evidence else ()))
+    return vms, [scale_set_record(s) for s in data["scaleSets"]], stats
+
+
+def compute_instance_views(conn: Connection, scope: GraphScope, vms: list[dict[str, Any]],
+                           stats: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """{vm id (lower case): instance view} through Compute: one paged list ($expand=instanceView) per
+    subscription (per group with -g) holding the VMs, for what Resource Graph doesn't copy (patchStatus)."""
+    from hpctl.edge.clients import connect
+    from hpctl.edge.compute import list_vms
+
+    views: dict[str, dict[str, Any]] = {}
+    for subscription in sorted({str(vm.get("subscriptionId") or conn.subscription_id) for vm in vms}):
+        sub_conn = conn if subscription == conn.subscription_id else connect(conn.cloud, subscription)
+        for vm in list_vms(sub_conn, scope.resource_group, instance_view=True):
+            views[str(vm.get("id", "")).lower()] = (vm.get("properties") or {}).get("instanceView") or {}
+        stats["computeLists"] = stats.get("computeLists", 0) + 1
+    return views

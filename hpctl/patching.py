@@ -8,10 +8,10 @@ from datetime import date
 from typing import Any
 
 from hpctl.core.calendar import load_calendar
-from hpctl.core.patch_results import patch_status_row
+from hpctl.core.patch_results import hotpatch_incompatible, patch_status_row
 from hpctl.core.targets import TargetSpec
-from hpctl.core.track import track_of
-from hpctl.core.vm_facts import resource_group_of, vm_facts
+from hpctl.core.track import PatchEvidence, needs_evidence, track_of, track_summary
+from hpctl.core.vm_facts import power_state, resource_group_of, vm_facts
 from hpctl.edge import compute
 from hpctl.edge.clients import Connection
 from hpctl.edge.errors import translate
@@ -85,34 +85,28 @@ def base_row(target: Target) -> dict[str, Any]:
     return row
 
 
-def track_row(os_version: str | None, facts: Any, today: date) -> dict[str, Any] | None:
-    """Where the VM stands on the hotpatch track, from the OS build in its instance view."""
-    if facts is None or not facts.eligible:
-        return None
-    track = track_of(os_version, today, load_calendar())
-    return {
-        "state": track.state,
-        "month": track.month,
-        "missing": [r.month for r in track.missing],
-        "nextReboot": track.next_reboot.date.isoformat() if track.next_reboot else None,
-        "detail": track.detail,
-    }
-
-
-def status_row(target: Target, today: date) -> dict[str, Any]:
+def status_row(target: Target, today: date, evidence: PatchEvidence | None = None) -> dict[str, Any]:
     row = base_row(target)
     vm = target.vm or {}
     facts = vm_facts(vm) if vm else None
     instance_view = (vm.get("properties") or {}).get("instanceView") or {}
+    patch_status = patch_status_row(instance_view)
+    track = None
+    if facts is not None and facts.eligible:
+        track = track_summary(track_of(instance_view.get("osVersion"), today, load_calendar(), evidence=evidence,
+                                       os_hint=facts.os_line, power_state=power_state(instance_view)))
     row.update({
         "location": facts.location if facts else None,
         "zone": ",".join(facts.zones) if facts else None,
         "assessmentMode": facts.assessment_mode if facts else None,
         "rebootSetting": facts.reboot_setting if facts else None,
         "osVersion": instance_view.get("osVersion"),
-        "track": track_row(instance_view.get("osVersion"), facts, today),
+        "powerState": power_state(instance_view),
+        "track": track,
     })
-    row.update(patch_status_row(instance_view))
+    row.update(patch_status)
+    if hotpatch_incompatible(patch_status["hotPatchStatus"]):
+        row["flags"] = [*row.get("flags", []), "hotpatch-incompatible"]
     return row
 
 
@@ -123,6 +117,7 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
     if not targets:
         raise NotFoundError("No VM matched the targets given.",
                             hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+    evidence = _evidence(conn, targets)
     result = FleetResult()
     for target in targets:
         if target.error is not None:
@@ -131,7 +126,16 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
             if len(targets) == 1:
                 result.single_error = as_error(target.error)
         else:
-            row = status_row(target, today)
+            row = status_row(target, today, evidence.get(str((target.vm or {}).get("id", "")).lower()))
             row["error"] = None
         result.rows.append(row)
     return result
+
+
+def _evidence(conn: Connection, targets: list[Target]) -> dict[str, PatchEvidence]:
+    """Installed and available KBs (one Resource Graph query) for the hotpatch VMs whose agent reports no
+    update revision: their track comes from these instead."""
+    from hpctl.fleet_reads import patch_evidence
+
+    ids = [t.vm["id"] for t in targets if t.vm and needs_evidence(t.vm)]
+    return patch_evidence(conn, ids) if ids else {}

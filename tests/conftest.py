@@ -38,6 +38,15 @@ def _private_journals(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HPCTL_STATE_DIR", str(tmp_path / "journals"))
 
 
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A home of its own per test: ~/.hpctl/calendar.json (written by `calendar refresh`) is read by every
+    command, so one left by a test or by the person running the suite must not change another test."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+
+
 @pytest.fixture(scope="session")
 def vcr_config() -> dict[str, Any]:
     return {

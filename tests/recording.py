@@ -16,6 +16,10 @@ _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _ESCAPED_SUBSCRIPTION = re.compile(r"(\\/subscriptions\\/)([0-9a-fA-F-]{36})", re.IGNORECASE)
 # The sandbox (or any local endpoint) is recorded as if it were Azure.
 _LOCAL_HOST = re.compile(r"https://(?:127\.0\.0\.1|localhost)(?::\d+)?")
+# A plain-http loopback server is a stand-in for a public data source (tests/msrc_server.py): recorded under a
+# reserved name, so cassettes hold no loopback address and replay whatever port the server had.
+MIRROR_HOST = "https://msrc-mirror.test"
+_LOCAL_HTTP = re.compile(r"http://(?:127\.0\.0\.1|localhost)(?::\d+)?")
 _TENANT = re.compile(r'("tenantId"\s*:\s*")[0-9a-fA-F-]{36}(")')
 _SECRET_KEYS = ("adminPassword", "password", "access_token", "refresh_token", "client_secret")
 _LOGIN_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoftonline.us",
@@ -39,6 +43,7 @@ FILTER_REQUEST_HEADERS = ["authorization", "x-ms-client-request-id", "x-ms-corre
 
 def scrub_text(text: str) -> str:
     text = _LOCAL_HOST.sub(ARM_HOST, text)
+    text = _LOCAL_HTTP.sub(MIRROR_HOST, text)
     text = _SUBSCRIPTION.sub(lambda m: m.group(1) + ZERO_GUID, text)
     text = _ESCAPED_SUBSCRIPTION.sub(lambda m: m.group(1) + ZERO_GUID, text)
     return _TENANT.sub(lambda m: m.group(1) + ZERO_GUID + m.group(2), text)

@@ -866,7 +866,7 @@ ASSESS_PATH = re.compile(
 
 @pytest.fixture
 def fleet_sandbox(tmp_path: Path) -> Iterator[Any]:
-    """The suite's usual 24-VM sandbox (rg-web, rg-app, rg-data, rg-api, rg-legacy, four scale sets)."""
+    """The suite's usual 24-VM sandbox (rg-web, rg-app, rg-data, rg-api, rg-legacy, four scale sets; and rg-agents)."""
     from hpctl.sandbox import Sandbox, SandboxConfig
 
     sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0,
@@ -992,7 +992,8 @@ def test_sandbox_defaults_fail_the_job_on_high_findings(tmp_path: Path, fleet_sa
     run = check_sandbox_run(sim, fleet_sandbox, fail_on="high", groups=[""], assess=False)
     # The seeded fleet always has VMs with hotpatch off and patch mode wrong (high, whatever the day).
     assert run.final == 5 and sim.rc("verdict") == 5
-    assert run.reports[""]["summary"]["vmsChecked"] == 24 and run.reports[""]["summary"]["scaleSetsChecked"] == 4
+    # 24 planned VMs + the 8 of rg-agents (each way Azure reports a VM), and four scale sets.
+    assert run.reports[""]["summary"]["vmsChecked"] == 32 and run.reports[""]["summary"]["scaleSetsChecked"] == 4
     # One group: the job summary is exactly the Markdown report.
     assert sim.summary == Path(sim.outputs["report"]["markdown-file"]).read_text()
     out = Path(sim.outputs["report"]["report-dir"])
@@ -1123,4 +1124,5 @@ def test_sandbox_the_workflow(tmp_path: Path, fleet_sandbox: Any, event: str, di
         assert f"--subscriptions={sub}" in argv and "--assessment-max-age=3" in argv and "--pending-max-age=7" in argv
     if assess:
         assert sim.argv("assess") == [["assess", f"--subscription={sub}", "--max-parallel=8", "--yes", "--output=none"]]
-        assert {rg for rg, _ in assessed_vms(fleet_sandbox)} == {"rg-web", "rg-app", "rg-data", "rg-api", "rg-legacy"}
+        assert {rg for rg, _ in assessed_vms(fleet_sandbox)} == {"rg-web", "rg-app", "rg-data", "rg-api", "rg-legacy",
+                                                                 "rg-agents"}

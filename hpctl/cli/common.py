@@ -139,6 +139,13 @@ def warn(message: str) -> None:
         print(f"WARNING: {message}", file=sys.stderr)
 
 
+def warn_if_stale(calendar: Any, today: Any) -> None:
+    """Say once, on stderr, that the calendar is older than the day and how to refresh it."""
+    stale = calendar.staleness(today)
+    if stale is not None:
+        warn(f"{stale.message}. {stale.hint}")
+
+
 def info(message: str) -> None:
     """A status line on stderr (not data), unless --only-show-errors."""
     if not _current.only_show_errors:

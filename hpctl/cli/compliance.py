@@ -141,6 +141,9 @@ def report(
         "--pending-max-age", metavar="DAYS", help="Critical/security patches pending longer (default 7).")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", metavar="DATE",
                                               help="Judge as of this day (default today).")] = None,
+    instance_views: Annotated[bool, typer.Option(
+        "--instance-views", help="Also read VMs' instance views through Compute (one paged list per "
+                                 "subscription) for what Resource Graph lacks: hotPatchStatus (rule HP015).")] = False,
 ) -> None:
     """Compliance report: rules with ids and severities, per VM and scale set, from Resource Graph reads.
 
@@ -156,6 +159,7 @@ def report(
     from dataclasses import replace
     from datetime import date, datetime, time, timezone
 
+    from hpctl.cli.common import warn_if_stale
     from hpctl.core import report_formats as formats
     from hpctl.core.calendar import load_calendar
     from hpctl.core.compliance import ReportConfig, evaluate, load_report_config, parse_rule_ids, parse_severity
@@ -196,7 +200,8 @@ def report(
         today = now.date()
     calendar = load_calendar()
     conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
-    vms, scale_sets, stats = compliance_inputs(conn, scope)
+    vms, scale_sets, stats = compliance_inputs(conn, scope, instance_views=instance_views)
+    warn_if_stale(calendar, today)
     result = evaluate(vms, scale_sets, today=today, now=now, calendar=calendar, config=cfg)
     document = formats.to_json(result)
     document["queries"] = stats

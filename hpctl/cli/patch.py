@@ -350,6 +350,8 @@ def status(
         hpctl status -g rg-web -o table
     """
     from hpctl import patching
+    from hpctl.cli.common import warn_if_stale
+    from hpctl.core.calendar import load_calendar
     from hpctl.fleet.commands import for_each_subscription
 
     today = _as_of(as_of)
@@ -358,4 +360,5 @@ def status(
     result = for_each_subscription(
         s.cloud, s.subscription, spec,
         lambda conn, part: patching.status(conn, part, today=today, max_parallel=max_parallel))
+    warn_if_stale(load_calendar(), today)
     _finish(result, columns=STATUS_COLUMNS, table_view=_status_table, what="status")

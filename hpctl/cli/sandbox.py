@@ -153,10 +153,14 @@ def demo(
 
         hpctl demo
     """
+    from hpctl.cli.common import warn_if_stale
+    from hpctl.core.calendar import load_calendar
     from hpctl.sandbox import Sandbox, SandboxConfig
 
     started = time.monotonic()
     day = demo_day()
+    # The demo runs on the calendar's last month; say once if the real day is past it.
+    warn_if_stale(load_calendar(), date.today())
     with tempfile.TemporaryDirectory(prefix="hpctl-demo-") as tmp:
         sandbox = Sandbox(SandboxConfig(fleet=fleet, seed=seed, date=day, time_scale=6000.0,
                                         state_dir=Path(tmp)))

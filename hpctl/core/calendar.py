@@ -16,6 +16,9 @@ from typing import Any
 from hpctl.errors import InputError
 
 CALENDAR_ENV = "HPCTL_CALENDAR_FILE"
+# Where `hpctl calendar refresh` writes by default, and where every command then reads the calendar from.
+DEFAULT_CALENDAR_FILE = "~/.hpctl/calendar.json"
+REFRESH_COMMAND = "hpctl calendar refresh"
 SCHEMA_VERSION = 1
 
 OS_LINES = ("2022", "2025")
@@ -67,6 +70,8 @@ class Release:
     # True when the month comes from the calendar data; False when predicted by the quarterly rule.
     known: bool
     note: str | None = None
+    # Where the month's facts come from (a reference section, MSRC document), when the data says.
+    source: str | None = None
 
     @property
     def ubr(self) -> int | None:
@@ -96,6 +101,7 @@ class Release:
             "reboot": self.reboot,
             "known": self.known,
             "note": self.note,
+            "source": self.source,
         }
 
 
@@ -157,9 +163,41 @@ class OsLine:
         return self._by_month.get(month)
 
     @property
+    def known_until(self) -> str:
+        """The last month the data lists (later months are predicted by the rule)."""
+        return self.releases[-1].month
+
+    @property
     def label(self) -> str:
         """Short name used in messages, e.g. 'WS2025'."""
         return f"WS{self.os}"
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """The calendar is older than the day: Patch Tuesdays have passed that its data does not list."""
+
+    origin: str
+    ends: str  # the last month the data lists (the earliest such month among the stale OS lines)
+    months: tuple[str, ...]  # the months released since, oldest first
+    lines: tuple[str, ...]  # the OS lines concerned
+
+    @property
+    def message(self) -> str:
+        """One line: what is old and what that means."""
+        span = self.months[0] if len(self.months) == 1 else f"{self.months[0]}..{self.months[-1]}"
+        count = f"{len(self.months)} Patch Tuesday" + ("s" if len(self.months) > 1 else "")
+        return (f"the hotpatch calendar ({self.origin}) ends at {self.ends}; {count} since ({span}) are not in it, "
+                "so tracks and reboot dates after it are not known")
+
+    @property
+    def hint(self) -> str:
+        return f"Run `{REFRESH_COMMAND}` to update it from Microsoft's Security Update Guide."
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields for reports."""
+        return {"origin": self.origin, "endsAt": self.ends, "unknownMonths": list(self.months),
+                "osLines": list(self.lines), "message": self.message, "fix": REFRESH_COMMAND}
 
 
 @dataclass(frozen=True)
@@ -170,6 +208,36 @@ class Calendar:
     schema_version: int = SCHEMA_VERSION
     as_of: date | None = None
     origin: str = "built-in"
+
+    def staleness(self, today: date) -> Staleness | None:
+        """Whether a release day has passed that the data does not list (None when the data is current)."""
+        today = to_date(today)
+        months: set[str] = set()
+        stale_lines: list[str] = []
+        ends: list[str] = []
+        for key, line in self.lines.items():
+            unknown = self.unknown_months(key, today)
+            if unknown:
+                months.update(unknown)
+                stale_lines.append(key)
+                ends.append(line.known_until)
+        if not months:
+            return None
+        return Staleness(self.origin, min(ends), tuple(sorted(months)), tuple(stale_lines))
+
+    def unknown_months(self, os: str, today: date) -> list[str]:
+        """Months after the line's data whose Patch Tuesday is on or before `today` (inside its program)."""
+        line = self.line(os)
+        _, last = self._bounds(line)
+        index = _index(*parse_month(line.known_until)) + 1
+        stop = min(last, _index(today.year, today.month))
+        found = []
+        while index <= stop:
+            year, month = divmod(index, 12)
+            if patch_tuesday(year, month + 1) <= today:
+                found.append(_month_str(index))
+            index += 1
+        return found
 
     def line(self, os: str) -> OsLine:
         """The data of one OS line; os is "2022" or "2025"."""
@@ -333,10 +401,28 @@ def parse_month(text: str) -> tuple[int, int]:
     return year, month
 
 
-def load_calendar(path: Path | str | None = None) -> Calendar:
-    """The calendar from `path`, else from $HPCTL_CALENDAR_FILE, else the one packaged with hpctl.
+def default_calendar_file() -> Path:
+    """~/.hpctl/calendar.json: what `hpctl calendar refresh` writes and every command reads first."""
+    return Path(DEFAULT_CALENDAR_FILE).expanduser()
 
-    A newer calendar file lets users follow Microsoft's releases without upgrading hpctl.
+
+def calendar_file_in_use(path: Path | str | None = None) -> Path | None:
+    """The calendar file a command would read (None: the built-in one)."""
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get(CALENDAR_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    default = default_calendar_file()
+    return default if default.is_file() else None
+
+
+def load_calendar(path: Path | str | None = None) -> Calendar:
+    """The calendar from `path`, else from $HPCTL_CALENDAR_FILE, else from ~/.hpctl/calendar.json (written
+    by `hpctl calendar refresh`), else the one packaged with hpctl.
+
+    A newer calendar file lets users follow Microsoft's releases without upgrading hpctl. The refreshed
+    file is merged with the built-in data, so a newer hpctl's months are never hidden by an older refresh.
     """
     if path is not None:
         file = Path(path).expanduser()
@@ -347,9 +433,27 @@ def load_calendar(path: Path | str | None = None) -> Calendar:
         file = Path(env).expanduser()
         hint = f"Fix the file, or unset {CALENDAR_ENV} to use hpctl's built-in calendar."
         return _parse(_read(file, f" (from {CALENDAR_ENV})", hint), str(file), hint)
+    builtin = builtin_calendar()
+    default = default_calendar_file()
+    if not default.is_file():
+        return builtin
+    hint = f"Fix or delete {default}, or run `{REFRESH_COMMAND}` to write it again."
+    refreshed = _parse(_read(default, "", hint), str(default), hint)
+    from hpctl.core.calendar_merge import merge_calendars
+
+    return merge_calendars(refreshed, builtin).calendar
+
+
+def builtin_calendar() -> Calendar:
+    """The calendar packaged with hpctl."""
     text = resources.files("hpctl.core").joinpath("data/calendar.json").read_text(encoding="utf-8")
     hint = f"hpctl's built-in calendar is damaged: reinstall hpctl, or point {CALENDAR_ENV} at a good file."
     return _parse(text, "built-in", hint)
+
+
+def parse_calendar(text: str, origin: str, hint: str) -> Calendar:
+    """A calendar from the text of a calendar file (validated as load_calendar does)."""
+    return _parse(text, origin, hint)
 
 
 def _read(file: Path, how: str, hint: str) -> str:
@@ -532,7 +636,7 @@ def _parse_month_entry(reader: _Reader, os_key: str, prefix: str, position: int,
     where = f"os '{os_key}' months[{position}]"
     if isinstance(entry, dict) and isinstance(entry.get("month"), str):
         where += f" ({entry['month']})"
-    body = reader.obj(entry, where, {"month", "kind", "date"}, {"kb", "build", "note"})
+    body = reader.obj(entry, where, {"month", "kind", "date"}, {"kb", "build", "note", "source"})
     month = reader.month(body["month"], where, "month")
     number = int(month[5:])
     kind = body["kind"]
@@ -559,6 +663,7 @@ def _parse_month_entry(reader: _Reader, os_key: str, prefix: str, position: int,
         reboot=kind != HOTPATCH,
         known=True,
         note=reader.text(body.get("note"), where, "note", nullable=True),
+        source=reader.text(body.get("source"), where, "source", nullable=True),
     )
 
 
@@ -651,7 +756,7 @@ def _month_str(index: int) -> str:
 
 
 def _newer_calendar_hint() -> str:
-    return f"If Microsoft has extended the program, point {CALENDAR_ENV} at a newer calendar file."
+    return f"If Microsoft has extended the program, run `{REFRESH_COMMAND}` (or point {CALENDAR_ENV} at a newer file)."
 
 
 def _json_type(value: Any) -> str:

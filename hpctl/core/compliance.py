@@ -11,11 +11,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hpctl.core.calendar import Calendar, Release
+from hpctl.core.calendar import Calendar, Release, Staleness
 from hpctl.core.images import check_image, is_eligible_image
-from hpctl.core.patch_results import patch_status_row
-from hpctl.core.track import BEHIND, OFF_TRACK, Track, track_of
-from hpctl.core.vm_facts import VmFacts, iso, parse_time, resource_group_of, vm_facts
+from hpctl.core.patch_results import error_of, hotpatch_incompatible, patch_status_row
+from hpctl.core.track import BEHIND, OFF_TRACK, Track, patch_evidence, track_of
+from hpctl.core.vm_facts import VmFacts, iso, parse_time, power_state, resource_group_of, vm_facts
 from hpctl.errors import InputError
 
 HIGH = "high"
@@ -104,6 +104,11 @@ RULES: tuple[Rule, ...] = (
     Rule("HP014", "ineligible-image", INFO, (VM, VMSS),
          "Image can't hotpatch",
          "Rebuild from an eligible image (hpctl images list) to use hotpatch; until then updates reboot."),
+    Rule("HP015", "hotpatch-incompatible", HIGH, (VM,),
+         "Azure reports the VM can't hotpatch (instance view hotPatchStatus: Incompatible)",
+         "Fix what the error names (e.g. a Generation 1 VM size: move to a Generation 2 size; see "
+         "aka.ms/HotPatchCompatibility); until then every monthly update reboots.",
+         "low when hotpatch is off"),
 )
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 _RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
@@ -324,19 +329,6 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _error(error: Any) -> dict[str, Any] | None:
-    """Azure reports success as an error object too ({"code": "Success"} or "0"); drop those."""
-    if isinstance(error, list):
-        # Resource Graph keeps the first errors as a list.
-        error = next((e for e in error if isinstance(e, dict)), None)
-    if not isinstance(error, dict):
-        return None
-    code = error.get("code")
-    if code in (None, "", "Success", "0") and not error.get("details"):
-        return None
-    return {"code": code, "message": error.get("message")}
-
-
 def _first_time(doc: Mapping[str, Any], *keys: str) -> str | None:
     return next((iso(doc[k]) for k in keys if doc.get(k) and iso(doc[k])), None)
 
@@ -365,7 +357,7 @@ def assessment_summary(doc: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "criticalAndSecurityPatchCount": critical,
         "otherPatchCount": other,
         "rebootPending": doc.get("rebootPending"),
-        "error": _error(doc.get("error") or doc.get("errorDetails")),
+        "error": error_of(doc.get("error") or doc.get("errorDetails")),
     }
 
 
@@ -387,7 +379,7 @@ def installation_summary(doc: Mapping[str, Any] | None) -> dict[str, Any] | None
         "pendingPatchCount": _int(doc.get("pendingPatchCount")),
         "maintenanceWindowExceeded": doc.get("maintenanceWindowExceeded"),
         "rebootStatus": doc.get("rebootStatus"),
-        "error": _error(doc.get("error") or doc.get("errorDetails")),
+        "error": error_of(doc.get("error") or doc.get("errorDetails")),
     }
 
 
@@ -399,10 +391,10 @@ def _kb(value: Any) -> str | None:
 
 
 def pending_patches(patches: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
-    """Available patches as {kbId, name, classifications, rebootBehavior, publishedDate}, one per KB, from
+    """Available patches as {kbId, name, classifications, rebootBehavior, publishedDate}, one per patchId, from
     assessPatches availablePatches, hpctl's assessment rows or Resource Graph softwarepatches rows."""
     seen: dict[str, dict[str, Any]] = {}
-    for raw in patches:
+    for position, raw in enumerate(patches):
         if not isinstance(raw, dict):
             continue
         p = _unwrap(raw)
@@ -414,8 +406,9 @@ def pending_patches(patches: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any
             "rebootBehavior": p.get("rebootBehavior"),
             "publishedDate": iso(p.get("publishedDate") or p.get("publishedDateTime")),
         }
-        # The service can list one KB twice with two patchIds: keep one row per KB.
-        ident = kb or row["name"] or p.get("patchId") or str(len(seen))
+        # One KB can be listed twice with two patchIds (two patches; the counts count both): key by patchId
+        # (a Resource Graph softwarepatches row is named by it).
+        ident = p.get("patchId") or raw.get("name") or raw.get("id") or f"#{position}"
         if ident in seen:
             merged = seen[ident]
             merged["classifications"] = sorted(set(merged["classifications"]) | set(row["classifications"]))
@@ -434,6 +427,9 @@ class VmRecord:
     last_assessment: dict[str, Any] | None
     last_installation: dict[str, Any] | None
     pending_patches: tuple[dict[str, Any], ...] = ()
+    installed_kbs: tuple[str, ...] = ()  # from recent installations, read only when the revision is not reported
+    power_state: str | None = None
+    hot_patch_status: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -455,6 +451,7 @@ def vm_record(
     assessment: dict[str, Any] | None = None,
     installation: dict[str, Any] | None = None,
     patches: Iterable[dict[str, Any]] = (),
+    installed_kbs: Iterable[str] = (),
 ) -> VmRecord:
     """A VmRecord from a VM's ARM JSON (Compute or Resource Graph) and, when given, its patch results.
 
@@ -474,6 +471,9 @@ def vm_record(
         last_assessment=assessment_summary(assessment if assessment else status["lastAssessment"]),
         last_installation=installation_summary(installation if installation else status["lastInstallation"]),
         pending_patches=pending_patches(list(patches) or list(embedded)),
+        installed_kbs=tuple(installed_kbs),
+        power_state=power_state(view),
+        hot_patch_status=status["hotPatchStatus"],
     )
 
 
@@ -627,6 +627,8 @@ class Summary:
     worst_severity: str | None
     next_reboot: date | None  # earliest next baseline among the OS lines of the hotpatch VMs and scale sets
     next_reboot_releases: tuple[Release, ...] = ()  # the baselines on that date, one per OS line
+    # Set when release days have passed that the calendar does not list: tracks and dates after it are open.
+    calendar_stale: Staleness | None = None
 
     @property
     def resources_checked(self) -> int:
@@ -664,13 +666,6 @@ class Report:
 
 
 # --------------------------------------------------------------------------- evaluation
-
-
-def _os_build(os_version: str | None) -> str | None:
-    # The instance-view spec example reports "Microsoft Windows NT 10.0.14393.0"; track_of wants the number.
-    if not isinstance(os_version, str):
-        return os_version
-    return re.sub(r"^\s*microsoft\s+windows\s+nt\s+", "", os_version, flags=re.IGNORECASE)
 
 
 def _os_line_of_sku(sku: str | None) -> str | None:
@@ -761,7 +756,10 @@ class _Evaluator:
         os_line = _os_line_of_sku(f.sku) if f.eligible else None
         next_reboot: Release | None = None
         if f.hotpatch:
-            track = track_of(_os_build(rec.os_version), self.today, self.calendar)
+            evidence = patch_evidence(rec.installed_kbs, [p.get("kbId") for p in rec.pending_patches],
+                                      (rec.last_assessment or {}).get("time"))
+            track = track_of(rec.os_version, self.today, self.calendar, evidence=evidence, os_hint=f.os_line,
+                             power_state=rec.power_state)
             os_line = track.os or os_line
             next_reboot = self.next_baseline(os_line)
         if f.is_windows:
@@ -772,6 +770,7 @@ class _Evaluator:
             self._pending(out, target, rec)
             self._reboot(out, target, rec, os_line)
             self._installation(out, target, rec)
+            self._compatibility(out, target, rec)
             if track is not None:
                 self._track(out, target, track)
         if not f.eligible:
@@ -880,7 +879,11 @@ class _Evaluator:
         if not overdue:
             return
         overdue.sort(key=lambda p: (-p["ageDays"], p["kbId"] or ""))
-        names = [p["kbId"] or p["name"] or "unnamed patch" for p in overdue[:_KBS_IN_MESSAGE]]
+        kbs = [p["kbId"] for p in overdue]
+        # One KB can be two patches (two patchIds): tell them apart by publish date.
+        names = [(p["kbId"] + (f" of {p['publishedDate'][:10]}" if kbs.count(p["kbId"]) > 1 and p["publishedDate"]
+                               else "")) if p["kbId"] else (p["name"] or "unnamed patch")
+                 for p in overdue[:_KBS_IN_MESSAGE]]
         more = f" and {len(overdue) - _KBS_IN_MESSAGE} more" if len(overdue) > _KBS_IN_MESSAGE else ""
         self._finding(out, "HP007", HIGH, target,
                       f"{_plural(len(overdue), 'critical/security patch')} pending longer than {limit} days: "
@@ -933,6 +936,23 @@ class _Evaluator:
                       "again or let the next automatic run retry.",
                       {"status": status, "failedPatchCount": failed, "time": i.get("time"), "error": error or None})
 
+    def _compatibility(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord) -> None:
+        status = rec.hot_patch_status
+        if not hotpatch_incompatible(status):
+            return
+        assert status is not None
+        errors = status.get("errors") or []
+        said = "; ".join(" ".join(f"{e.get('code') or ''} {e.get('message') or ''}".split()) for e in errors)
+        on = rec.facts.hotpatch
+        message = ("Azure reports this VM can't hotpatch (hotPatchCompatibility Incompatible"
+                   + (f": {said}" if said else "") + ")"
+                   + (", although enableHotpatching is on: monthly updates will reboot." if on else "."))
+        fix = ("Fix what Azure names" + (f" ({errors[0].get('code')})" if errors and errors[0].get("code") else "")
+               + ", e.g. move a Generation 1 VM to a Generation 2 size (aka.ms/HotPatchCompatibility); "
+               "until then every monthly update reboots.")
+        self._finding(out, "HP015", HIGH if on else LOW, target, message, fix,
+                      {"hotPatchStatus": dict(status), "enableHotpatching": on})
+
     def _track(self, out: list[Finding], target: tuple[str, str, str, str, str], track: Track) -> None:
         _, _, name, group, _ = target
         if track.state == OFF_TRACK:
@@ -956,8 +976,11 @@ class _Evaluator:
                                for r in overdue)
             reboot = any(r.reboot for r in overdue)
             self._finding(out, "HP011", MEDIUM, target,
-                          f"Behind on the hotpatch track: build {track.build} is the {track.month} release; "
-                          f"missing {labels} (released more than {grace} days ago).",
+                          "Behind on the hotpatch track: "
+                          + (f"build {track.build} is the {track.month} release; " if track.build and track.month
+                             else "its last assessment still offers a calendar release (no update revision "
+                                  "reported); ")
+                          + f"missing {labels} (released more than {grace} days ago).",
                           f"Install them: hpctl install -g {group} -n {name} --classification Critical,Security "
                           f"--reboot-setting IfRequired{' (the baseline reboots)' if reboot else ''}.",
                           {"build": track.build, "month": track.month, "missing": [r.month for r in overdue],
@@ -1063,6 +1086,7 @@ def evaluate(
         worst_severity=worst_of(f.severity for f in findings),
         next_reboot=next_date,
         next_reboot_releases=tuple(b for b in baselines if b.date == next_date),
+        calendar_stale=calendar.staleness(today),
     )
     return Report(
         today=today,

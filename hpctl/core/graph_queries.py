@@ -103,3 +103,17 @@ def vm_id_of(record_id: str) -> str:
         if marker in lowered:
             return lowered.split(marker, 1)[0]
     return lowered
+
+
+def patch_evidence_query(vm_ids: Sequence[str]) -> str:
+    """For VMs whose agent reports no update revision: the KBs their installations (30 days) installed and
+    those their latest assessment lists, so their track can come from the calendar's KBs."""
+    return "\n".join([
+        "patchinstallationresources",
+        "| union patchassessmentresources",
+        f"| where type in~ ({quote(INSTALLATION_PATCH_TYPE)}, {quote(ASSESSMENT_PATCH_TYPE)})",
+        *_scope(None, vm_ids, (), by_prefix=True),
+        f"| where type =~ {quote(ASSESSMENT_PATCH_TYPE)} or tostring(properties.installationState) == 'Installed'",
+        "| project id, type, properties",
+        "| order by id asc",
+    ])

@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hpctl.core.vm_facts import iso
 
+SUCCEEDED = "Succeeded"
+# The operation completed, but Azure reported errors or a truncated list (error.code "1"/"2", or status
+# CompletedWithWarnings): its own outcome, not a failure (azure-wire.md §9.5).
+SUCCEEDED_WITH_WARNINGS = "SucceededWithWarnings"
+FAILED = "Failed"
+_SUCCESS_CODES = (None, "", "Success", "0")
+_COMPLETED = ("succeeded", "completedwithwarnings", "warning")
 
-def _error(error: Any) -> dict[str, Any] | None:
-    """Azure reports success as an error object too ({"code": "Success"} or "0"); drop those."""
+
+def error_of(error: Any) -> dict[str, Any] | None:
+    """The `error` of a result or summary, or None when it reports success: Windows writes
+    {"code": "Success", "message": "0 error/s reported", "details": []}, Linux {"code": "0"}.
+    Resource Graph keeps the first errors as a list."""
+    if isinstance(error, list):
+        error = next((e for e in error if isinstance(e, dict)), None)
     if not isinstance(error, dict):
         return None
     code = error.get("code")
-    if code in (None, "", "Success", "0") and not error.get("details"):
+    details = [d for d in error.get("details") or [] if isinstance(d, dict)]
+    if code in _SUCCESS_CODES and not details:
         return None
-    return {"code": code, "message": error.get("message")}
+    found: dict[str, Any] = {"code": code, "message": error.get("message")}
+    if details:
+        found["details"] = [{"code": d.get("code"), "message": d.get("message")} for d in details]
+    return found
+
+
+def outcome_of(status: Any, error: Any) -> str:
+    """Succeeded, SucceededWithWarnings or Failed, from a result's status and error.
+
+    Status says whether the operation failed; a non-success error code ("1" errors, "2" list truncated) under
+    Succeeded or CompletedWithWarnings means completed with warnings.
+    """
+    text = str(status or "").lower()
+    if text not in _COMPLETED:
+        return FAILED
+    if text != "succeeded" or error_of(error) is not None:
+        return SUCCEEDED_WITH_WARNINGS
+    return SUCCEEDED
+
+
+def succeeded(outcome: Any) -> bool:
+    """True for Succeeded and SucceededWithWarnings."""
+    return outcome in (SUCCEEDED, SUCCEEDED_WITH_WARNINGS)
 
 
 def _kb(value: Any) -> str | None:
@@ -22,25 +58,63 @@ def _kb(value: Any) -> str | None:
 
 
 def patches_of(result: dict[str, Any], key: str, state_key: str) -> list[dict[str, Any]]:
-    """Patches listed once per KB: the real service can list the same KB twice with two patchIds."""
+    """One row per patchId: the real service lists one KB twice with two patchIds (e.g. the 2019-03 and
+    2019-09 KB4474419, azure-wire.md §9.4), and its counts count both."""
     seen: dict[str, dict[str, Any]] = {}
-    for patch in result.get(key) or []:
-        kb = _kb(patch.get("kbId"))
-        ident = kb or patch.get("patchId") or patch.get("name") or str(len(seen))
+    for position, patch in enumerate(result.get(key) or []):
         row = {
-            "kbId": kb,
+            "patchId": patch.get("patchId"),
+            "kbId": _kb(patch.get("kbId")),
             "name": patch.get("name"),
             "classifications": list(patch.get("classifications") or []),
             state_key: patch.get(state_key),
         }
         if "publishedDate" in patch:
             row["publishedDate"] = iso(patch.get("publishedDate"))
+        ident = patch.get("patchId") or f"#{position}"
         if ident in seen:
+            # The same patchId twice is one patch listed twice.
             merged = seen[ident]
             merged["classifications"] = sorted(set(merged["classifications"]) | set(row["classifications"]))
             continue
         seen[ident] = row
     return list(seen.values())
+
+
+def hot_patch_status(patch_status: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """patchStatus.hotPatchStatus (undocumented; azure-wire.md §9.3) as hpctl shows it, or None when absent."""
+    block = (patch_status or {}).get("hotPatchStatus")
+    if not isinstance(block, dict):
+        return None
+    error = block.get("error") if isinstance(block.get("error"), dict) else {}
+    details = [d for d in (error or {}).get("details") or [] if isinstance(d, dict)]
+    return {
+        "compatibility": block.get("hotPatchCompatibility"),
+        "optInStatus": block.get("hotPatchOptInCompletionStatus"),
+        "lastCumulativeUpdateStatus": block.get("lastInstalledCumulativeUpdateHotPatchStatus"),
+        "time": iso(block.get("lastRefreshedTime")),
+        "errors": [{"code": d.get("code"), "message": d.get("message")} for d in details]
+        + ([{"code": error.get("code"), "message": error.get("message")}] if error and error.get("code") else []),
+    }
+
+
+def hotpatch_incompatible(status: Mapping[str, Any] | None) -> bool:
+    """True when Azure says the VM can't hotpatch (hotPatchCompatibility Incompatible)."""
+    return str((status or {}).get("compatibility") or "").lower() == "incompatible"
+
+
+def evidence_kbs(records: Iterable[Mapping[str, Any]], state_key: str, state: str | None = None) -> list[str]:
+    """KB ids of patch rows (results' patches or Resource Graph softwarepatches rows), optionally only those in
+    one installation state."""
+    found = []
+    for record in records:
+        props = record.get("properties") if isinstance(record.get("properties"), dict) else record
+        if state is not None and str(props.get(state_key) or "").lower() != state.lower():
+            continue
+        kb = _kb(props.get("kbId"))
+        if kb:
+            found.append(kb)
+    return found
 
 
 def assessment_row(result: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +127,8 @@ def assessment_row(result: dict[str, Any]) -> dict[str, Any]:
         "otherPatchCount": result.get("otherPatchCount"),
         "rebootPending": result.get("rebootPending"),
         "patches": patches_of(result, "availablePatches", "rebootBehavior"),
-        "error": _error(result.get("error")),
+        "error": error_of(result.get("error")),
+        "outcome": outcome_of(result.get("status"), result.get("error")),
     }
 
 
@@ -71,7 +146,8 @@ def installation_row(result: dict[str, Any]) -> dict[str, Any]:
         "excludedPatchCount": result.get("excludedPatchCount"),
         "notSelectedPatchCount": result.get("notSelectedPatchCount"),
         "patches": patches_of(result, "patches", "installationState"),
-        "error": _error(result.get("error")),
+        "error": error_of(result.get("error")),
+        "outcome": outcome_of(result.get("status"), result.get("error")),
     }
 
 
@@ -87,7 +163,7 @@ def patch_status_row(instance_view: dict[str, Any] | None) -> dict[str, Any]:
             "criticalAndSecurityPatchCount": summary.get("criticalAndSecurityPatchCount"),
             "otherPatchCount": summary.get("otherPatchCount"),
             "rebootPending": summary.get("rebootPending"),
-            "error": _error(summary.get("error")),
+            "error": error_of(summary.get("error")),
         }
         if summary
         else None,
@@ -98,11 +174,12 @@ def patch_status_row(instance_view: dict[str, Any] | None) -> dict[str, Any]:
             "failedPatchCount": install.get("failedPatchCount"),
             "pendingPatchCount": install.get("pendingPatchCount"),
             "maintenanceWindowExceeded": install.get("maintenanceWindowExceeded"),
-            "error": _error(install.get("error")),
+            "error": error_of(install.get("error")),
         }
         if install
         else None,
         "configurationStatuses": [
             {"code": s.get("code"), "level": s.get("level")} for s in status.get("configurationStatuses") or []
         ],
+        "hotPatchStatus": hot_patch_status(status),
     }

@@ -174,6 +174,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "date": s.next_reboot.isoformat(),
                 "releases": [r.as_dict() for r in s.next_reboot_releases],
             } if s.next_reboot else None,
+            "calendarStale": s.calendar_stale.as_dict() if s.calendar_stale else None,
         },
         "rules": [_rule(r, report) for r in report.rules],
         "resources": [_resource(r) for r in report.results],
@@ -233,6 +234,9 @@ def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = M
         *[(f"{sev.capitalize()} findings", counts.get(sev, 0)) for sev in SEVERITIES],
         ("Next reboot", _next_reboot_text(report)),
     ]
+    if s.calendar_stale is not None:
+        summary_rows.append(("Calendar", f"out of date: {s.calendar_stale.message}; run "
+                                         f"`{s.calendar_stale.as_dict()['fix']}`"))
     if fail_on is not None:
         level = parse_severity(fail_on)
         verdict = "**fails**" if report.exceeds(level) else "passes"

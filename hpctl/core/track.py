@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from hpctl.core.calendar import CALENDAR_ENV, HOTPATCH, Calendar, OsLine, OtherUpdate, Release, to_date
+from hpctl.core.calendar import (
+    HOTPATCH,
+    REFRESH_COMMAND,
+    Calendar,
+    OsLine,
+    OtherUpdate,
+    Release,
+    patch_tuesday,
+    to_date,
+)
+from hpctl.core.os_version import NO_REVISION, NOT_REPORTED, WITH_REVISION, OsVersion, parse_os_version
 from hpctl.errors import InputError
 
 CURRENT_BASELINE = "current-baseline"
@@ -16,13 +26,6 @@ BEHIND = "behind"
 OFF_TRACK = "off-track"
 UNKNOWN = "unknown"
 STATES = (CURRENT_BASELINE, ON_HOTPATCH, BEHIND, OFF_TRACK, UNKNOWN)
-
-# Instance views report "10.0.<build>.<UBR>"; registry-style values drop the "10.0.". Windows builds have
-# four or five digits, which keeps Linux versions such as "22.04" or "5.15.0.1051" from matching.
-# The instance view writes "10.0.26100.32772"; the spec example writes "Microsoft Windows NT 10.0.14393.0".
-_BUILD_RE = re.compile(r"^(?:Microsoft Windows NT\s+)?(?:(?:10|6)\.\d{1,2}\.)?(\d{4,5})\.(\d{1,7})$", re.IGNORECASE)
-_NO_UBR_RE = re.compile(r"^(?:10|6)\.\d{1,2}\.(\d{4,5})$")
-
 
 @dataclass(frozen=True)
 class Track:
@@ -54,47 +57,145 @@ class Track:
         }
 
 
+@dataclass(frozen=True)
+class PatchEvidence:
+    """What Azure's patch records say about a VM whose agent does not report the update revision: the KBs its
+    recent installations installed (Resource Graph patchinstallationresources) and those its last assessment
+    still lists as available."""
+
+    installed: tuple[str, ...] = ()  # "KB5087424", …
+    available: tuple[str, ...] = ()
+    assessed_at: str | None = None  # ISO time of the assessment that listed `available`
+
+    @property
+    def empty(self) -> bool:
+        return not self.installed and not self.available
+
+
+def patch_evidence(installed_kbs: Iterable[Any], available_kbs: Iterable[Any],
+                   assessed_at: str | None = None) -> PatchEvidence:
+    """PatchEvidence from KB ids as Azure writes them ("5087424" or "KB5087424")."""
+    return PatchEvidence(tuple(sorted({k for k in map(_kb, installed_kbs) if k})),
+                         tuple(sorted({k for k in map(_kb, available_kbs) if k})), assessed_at)
+
+
+def needs_evidence(vm: dict[str, Any]) -> bool:
+    """True for a VM with hotpatch on whose instance view has no usable update revision (an old agent's ".0",
+    or null when deallocated): its track then comes from its patch records."""
+    props = vm.get("properties") or {}
+    patch = ((props.get("osProfile") or {}).get("windowsConfiguration") or {}).get("patchSettings") or {}
+    if not patch.get("enableHotpatching"):
+        return False
+    view = props.get("instanceView") or (props.get("extended") or {}).get("instanceView") or {}
+    return parse_os_version(view.get("osVersion")).form in (NO_REVISION, NOT_REPORTED)
+
+
+def track_summary(track: Track) -> dict[str, Any]:
+    """The track as `hpctl status` shows it."""
+    return {
+        "state": track.state,
+        "month": track.month,
+        "missing": [r.month for r in track.missing],
+        "nextReboot": track.next_reboot.date.isoformat() if track.next_reboot else None,
+        "detail": track.detail,
+    }
+
+
 def parse_build(os_version: str | None) -> tuple[str, int] | None:
-    """("26100", 32772) from "10.0.26100.32772" or "26100.32772"; None when it is not a Windows build."""
-    if not isinstance(os_version, str):
+    """("26100", 32772) from "10.0.26100.32772" or "26100.32772"; None when it is not a Windows build with its
+    update revision (old agents' "Microsoft Windows NT 10.0.14393.0" has none: the 0 is not a revision)."""
+    parsed = parse_os_version(os_version)
+    if parsed.form != WITH_REVISION or parsed.build is None or parsed.revision is None:
         return None
-    match = _BUILD_RE.match(os_version.strip())
-    if not match:
-        return None
-    return match.group(1), int(match.group(2))
+    return parsed.build, parsed.revision
 
 
-def track_of(os_version: str | None, today: date, calendar: Calendar) -> Track:
-    """The hotpatch track of a VM whose instance view reports `os_version`, as of `today`."""
+def track_of(os_version: str | None, today: date, calendar: Calendar, *, evidence: PatchEvidence | None = None,
+             os_hint: str | None = None, power_state: str | None = None) -> Track:
+    """The hotpatch track of a VM whose instance view reports `os_version`, as of `today`.
+
+    With no usable revision (an old agent's ".0", or null when deallocated), the track comes from the VM's
+    installed KBs, else from KBs its last assessment lists as available (behind), else it is unknown and says
+    why. `os_hint` is the OS line the image says ("2022"/"2025"), `power_state` e.g. "deallocated".
+    """
     today = to_date(today)
-    raw = os_version.strip() if isinstance(os_version, str) else os_version
-    if raw is None or raw == "":
-        return _unknown(None, None, "no OS build reported (the VM may be stopped or its VM agent not ready)")
-    parsed = parse_build(raw)
-    if parsed is None:
-        no_ubr = _NO_UBR_RE.match(raw) if isinstance(raw, str) else None
-        line = _line_for_prefix(calendar, no_ubr.group(1)) if no_ubr else None
-        if line is not None:
+    parsed = parse_os_version(os_version)
+    if parsed.form == WITH_REVISION and parsed.build and parsed.revision is not None:
+        build = parsed.full or ""
+        line = _line_for_prefix(calendar, parsed.build)
+        if line is None:
+            known = ", ".join(f"{ln.label} is {ln.build_prefix}.x" for ln in calendar.lines.values())
             return _unknown(
-                line.os,
-                None,
-                f"osVersion {raw!r} has no update revision, so the {line.label} release cannot be told",
+                None, build, f"build {build} is not of a hotpatch OS line ({known}), so hotpatch does not apply"
             )
-        return _unknown(
-            None,
-            None,
-            f"osVersion {raw!r} is not a Windows build number such as 10.0.26100.32772; "
-            "hotpatch applies only to Windows Server 2022/2025 Datacenter: Azure Edition",
-        )
-    prefix, ubr = parsed
-    build = f"{prefix}.{ubr}"
-    line = _line_for_prefix(calendar, prefix)
-    if line is None:
-        known = ", ".join(f"{ln.label} is {ln.build_prefix}.x" for ln in calendar.lines.values())
-        return _unknown(
-            None, build, f"build {build} is not of a hotpatch OS line ({known}), so hotpatch does not apply"
-        )
-    return _Tracker(calendar, line, today).track(build, ubr)
+        return _Tracker(calendar, line, today).track(build, parsed.revision)
+    if parsed.form in (NO_REVISION, NOT_REPORTED):
+        line = _line_for_prefix(calendar, parsed.build) if parsed.build else None
+        if parsed.build and line is None:
+            return _unknown(None, None, f"osVersion {parsed.raw!r} is build {parsed.build}, not of a hotpatch OS "
+                                        "line, so hotpatch does not apply")
+        if line is None and os_hint in calendar.lines:
+            line = calendar.line(os_hint or "")
+        return _without_revision(calendar, today, parsed, line, evidence or PatchEvidence(), power_state)
+    return _unknown(
+        None,
+        None,
+        f"osVersion {parsed.raw!r} is not a Windows build number such as 10.0.26100.32772; "
+        "hotpatch applies only to Windows Server 2022/2025 Datacenter: Azure Edition",
+    )
+
+
+def _why_no_revision(parsed: OsVersion, power_state: str | None) -> str:
+    if parsed.form == NOT_REPORTED:
+        if (power_state or "").lower() in ("deallocated", "stopped", "deallocating"):
+            return f"the VM is {power_state.lower()}, so it reports no OS version"  # type: ignore[union-attr]
+        return "no OS version reported (the VM may be deallocated or its VM agent not ready)"
+    return f"the VM agent doesn't report the update revision: osVersion {parsed.raw!r}"
+
+
+def _without_revision(calendar: Calendar, today: date, parsed: OsVersion, line: OsLine | None,
+                      evidence: PatchEvidence, power_state: str | None) -> Track:
+    why = _why_no_revision(parsed, power_state)
+    lines = [line] if line is not None else list(calendar.lines.values())
+    # Installed KBs: the newest calendar release (or LCU/out-of-band update) among them is where the VM is.
+    found: list[tuple[date, OsLine, Release | OtherUpdate]] = []
+    for candidate in lines:
+        for release in (*candidate.releases, *candidate.other_updates):
+            if release.kb in evidence.installed and release.build:
+                found.append((release.date, candidate, release))
+    if found:
+        _, on_line, newest = max(found, key=lambda item: (item[0], item[2].ubr or 0))
+        track = _Tracker(calendar, on_line, today).track(newest.build or "", newest.ubr or 0)
+        how = f"from installed {newest.kb} (Resource Graph installation records, as {why})"
+        return replace(track, detail=f"{how}: {track.detail}")
+    # Available KBs: a calendar release the last assessment still offers is one the VM is missing.
+    missing = sorted(
+        (r for candidate in lines for r in candidate.releases if r.kb in evidence.available and r.date <= today),
+        key=lambda r: r.date,
+    )
+    if missing:
+        os_key = missing[0].os
+        when = f" of {evidence.assessed_at}" if evidence.assessed_at else ""
+        labels = ", ".join(f"the {r.describe()}" for r in missing)
+        next_reboot = _next_reboot_of(calendar, os_key, today)
+        detail = (f"its last assessment{when} lists {labels} as available, so it is behind (the exact build is "
+                  f"not known: {why})")
+        return Track(BEHIND, os_key, None, None, tuple(missing), detail, next_reboot)
+    return _unknown(line.os if line else None, None, f"unknown — {why}")
+
+
+def _next_reboot_of(calendar: Calendar, os_key: str, after: date) -> Release | None:
+    try:
+        return calendar.next_reboot(os_key, after)
+    except InputError:
+        return None
+
+
+def _kb(value: Any) -> str | None:
+    text = str(value or "").strip().upper()
+    if not text:
+        return None
+    return text if text.startswith("KB") else f"KB{text}"
 
 
 class _Tracker:
@@ -103,6 +204,13 @@ class _Tracker:
     def __init__(self, calendar: Calendar, line: OsLine, today: date):
         self.calendar = calendar
         self.line = line
+        self.asked = today
+        # Past the calendar's data, judge as of the day before the first release it doesn't list, so
+        # nothing predicted is counted as released; what that leaves open is said in the detail.
+        self.unknown = calendar.unknown_months(line.os, today)
+        if self.unknown:
+            year, month = int(self.unknown[0][:4]), int(self.unknown[0][5:])
+            today = patch_tuesday(year, month) - timedelta(days=1)
         self.today = today
         # Releases with a known build, in build order (the loader checks builds rise month by month), with
         # the line's initial build (WS2025 GA image) first: it is the baseline the first hotpatches need.
@@ -113,6 +221,27 @@ class _Tracker:
         self.baseline = self._latest(baseline=True)
 
     def track(self, build: str, ubr: int) -> Track:
+        found = self._track(build, ubr)
+        if not self.unknown:
+            return found
+        return self._past_the_data(found)
+
+    def _past_the_data(self, found: Track) -> Track:
+        ends = self.line.known_until
+        span = self.unknown[0] if len(self.unknown) == 1 else f"{self.unknown[0]}..{self.unknown[-1]}"
+        gap = (f"the calendar ends at {ends} and {len(self.unknown)} Patch Tuesday"
+               f"{'s' if len(self.unknown) > 1 else ''} since ({span}) are not in it; run `{REFRESH_COMMAND}`")
+        next_reboot = self._next_reboot(self.asked)
+        if found.state in (CURRENT_BASELINE, ON_HOTPATCH):
+            detail = f"{found.detail.split(';')[0]}, the last release the calendar knows; whether it is current " \
+                     f"can't be told: {gap}"
+            return replace(found, state=UNKNOWN, detail=detail, next_reboot=next_reboot)
+        if found.state == UNKNOWN:
+            return replace(found, detail=f"{found.detail}; {gap}", next_reboot=next_reboot)
+        return replace(found, detail=f"{found.detail}; releases after {ends} are not counted: {gap}",
+                       next_reboot=next_reboot)
+
+    def _track(self, build: str, ubr: int) -> Track:
         match = next((r for r in self.anchors if r.ubr == ubr), None)
         if match is not None:
             return self._on_release(build, match, via=None)
@@ -154,7 +283,7 @@ class _Tracker:
             kept = "which keeps it on the hotpatch track"
             label = f"{via.kb} ({via.date.isoformat()}) on top of {label}, {kept}"
         month = None if release is self.line.initial else release.month
-        next_reboot = self._next_reboot(max(self.today, release.date + timedelta(days=1)))
+        next_reboot = self._next_reboot(max(self.asked, release.date + timedelta(days=1)))
         if self.current is None or release.date >= self.current.date:
             state = ON_HOTPATCH if release.kind == HOTPATCH else CURRENT_BASELINE
             if release.date > self.today:
@@ -204,7 +333,7 @@ class _Tracker:
     def _newer_than_known(self, build: str, newest: Release) -> Track:
         # When the newest known build is also the latest release as of today, no later hotpatch or baseline
         # exists yet, so a higher build can only be a regular, preview or out-of-band update.
-        if self.current == newest and newest.known:
+        if self.current == newest and newest.known and not self.unknown:
             what = (
                 f"build {build} is newer than {self._label(newest)}, the latest release as of "
                 f"{self.today.isoformat()}: it is a regular cumulative, preview or out-of-band update"
@@ -212,7 +341,8 @@ class _Tracker:
             return self._off_track(build, newest, what)
         detail = (
             f"build {build} is newer than {self._label(newest)}, the newest {self.line.label} build in the "
-            f"calendar ({self.calendar.origin}); upgrade hpctl or point {CALENDAR_ENV} at a newer calendar"
+            f"calendar ({self.calendar.origin})"
+            + ("" if self.unknown else f"; run `{REFRESH_COMMAND}` or upgrade hpctl")
         )
         return Track(UNKNOWN, self.line.os, build, None, (), detail, self._next_reboot(self.today))
 

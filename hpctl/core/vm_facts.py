@@ -76,6 +76,26 @@ class VmFacts:
     availability_set: str | None
     flags: tuple[str, ...] = field(default=())
 
+    @property
+    def os_line(self) -> str | None:
+        """"2022" or "2025" for an eligible image (its SKU starts with the OS line), else None."""
+        head = (self.sku or "").split("-", 1)[0]
+        return head if self.eligible and head in ("2022", "2025") else None
+
+
+def power_state(instance_view: Any) -> str | None:
+    """"running", "deallocated", … from an instance view's statuses (Compute) or powerState (Resource Graph)."""
+    if not isinstance(instance_view, dict):
+        return None
+    codes = [s.get("code") for s in instance_view.get("statuses") or [] if isinstance(s, dict)]
+    graph = instance_view.get("powerState")
+    if isinstance(graph, dict):
+        codes.append(graph.get("code"))
+    for code in codes:
+        if isinstance(code, str) and code.lower().startswith("powerstate/"):
+            return code.split("/", 1)[1].lower()
+    return None
+
 
 def vm_facts(vm: dict[str, Any]) -> VmFacts:
     """Read a VM's ARM JSON. Missing patchMode on Windows is AutomaticByOS, as Azure defaults it."""

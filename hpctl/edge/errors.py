@@ -129,3 +129,19 @@ def translate(exc: BaseException) -> HpctlError | None:
             hint="Check the network (and the proxy settings), then retry.",
         )
     return None
+
+
+def translate_msrc(exc: BaseException, url: str) -> HpctlError | None:
+    """Map a failed request to Microsoft's Security Update Guide API (or a mirror) to an hpctl error."""
+    if isinstance(exc, HttpResponseError):
+        status = exc.status_code
+        what = "has no such document" if status == 404 else f"answered HTTP {status}"
+        return AzureOperationError(f"MSRC endpoint {what}: GET {url}",
+                                   hint="Check --endpoint (Microsoft's is https://api.msrc.microsoft.com/cvrf/v3.0) "
+                                        "and retry; the calendar file was not changed.")
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return AzureOperationError(f"Could not reach the MSRC endpoint for GET {url}: "
+                                   f"{' '.join(str(exc).split())[:200]}",
+                                   hint="Check the network (and proxy settings), or use --from with saved "
+                                        "documents; the calendar file was not changed.")
+    return None

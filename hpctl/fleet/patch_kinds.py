@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hpctl.core.patch_results import assessment_row, installation_row
+from hpctl.core.patch_results import assessment_row, installation_row, outcome_of
 from hpctl.edge import compute, stepped
 from hpctl.edge.clients import Connection
 from hpctl.fleet.budgets import GET_OPERATION, GUEST_PATCH, Budget
-from hpctl.fleet.kinds import ACCEPTED, FAILED, SUCCEEDED, FleetTarget, Handle, Outcome
-
-DONE_STATUSES = ("Succeeded", "CompletedWithWarnings")
+from hpctl.fleet.kinds import ACCEPTED, FleetTarget, Handle, Outcome
 
 
 def _outcome(detail: dict[str, Any]) -> Outcome:
-    # The operation can succeed while its result says Failed (the guest failed the work): that is a failure.
-    return Outcome(SUCCEEDED if detail.get("status") in DONE_STATUSES else FAILED, detail=detail)
+    # The operation can succeed while its result says Failed (the guest failed the work): that is a failure; an
+    # error code under Succeeded/CompletedWithWarnings is SucceededWithWarnings (core.patch_results.outcome_of).
+    return Outcome(outcome_of(detail.get("status"), detail.get("error")), detail=detail)
 
 
 @dataclass

@@ -7,12 +7,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from hpctl.core.patch_results import succeeded
 from hpctl.core.rollout import RolloutTarget, Wave, health_problem, plan_waves
 from hpctl.core.vm_facts import vm_facts
 from hpctl.edge import compute
 from hpctl.edge.clients import Connection
 from hpctl.fleet.installs import install_kind
-from hpctl.fleet.kinds import ALREADY_DONE, SUCCEEDED
+from hpctl.fleet.kinds import ALREADY_DONE
 from hpctl.fleet.writes import WriteOptions, outcome_row, run_write, summary_line
 from hpctl.patching import FleetResult, Target, error_dict
 from hpctl.runner import run_each
@@ -83,10 +84,10 @@ def availability_first(
             on_wave(wave)
         rows, waited = run_wave(members, labels)
         throttled += waited
-        fresh = [(t, r) for t, r in zip(members, rows, strict=True) if r["outcome"] == SUCCEEDED]
+        fresh = [(t, r) for t, r in zip(members, rows, strict=True) if succeeded(r["outcome"])]
         healthy = _health_gate(conn, fresh, health)
         result.rows += rows
-        failed = [r for r in rows if r["outcome"] not in (SUCCEEDED, ALREADY_DONE) or
+        failed = [r for r in rows if not (succeeded(r["outcome"]) or r["outcome"] == ALREADY_DONE) or
                   str(r.get("health", "healthy")) != "healthy"]
         result.failed += [r for r in failed if r["outcome"] != "Accepted" and r["outcome"] != "Unknown"
                           and r["outcome"] != "NotStarted"]

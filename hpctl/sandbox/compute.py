@@ -61,6 +61,12 @@ class VirtualMachine:
     power: str = "running"  # running | deallocated (a deallocated VM reports no OS and runs nothing)
     # Old VM agents report "Microsoft Windows NT 10.0.<build>.0": no update revision (azure-wire.md §9.2).
     agent_reports_revision: bool = True
+    # patchStatus.hotPatchStatus as CRP sends it for some VMs (azure-wire.md §9.3), when it does.
+    hot_patch_status: dict[str, Any] | None = None
+    # Its assessments list one KB twice under two patchIds (azure-wire.md §9.4).
+    duplicate_kb: bool = False
+    # The error its otherwise successful assessments carry (azure-wire.md §9.5: code "1"/"2" with Succeeded).
+    assessment_warning: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -374,7 +380,7 @@ class Compute:
         if vm is None:
             self._fail(op, *PATCH_FAILURE)
             return
-        if op.failure is None and not vm.agent:
+        if op.failure is None and (not vm.agent or vm.power != "running"):
             op.failure = (AGENT_FAILURE_CODE, _agent_message(vm.name))
         if op.failure is not None:
             self._fail(op, *op.failure)
@@ -392,7 +398,7 @@ class Compute:
         if vm is None:
             self._fail(op, *PATCH_FAILURE)
             return
-        if op.failure is None and not vm.agent:
+        if op.failure is None and (not vm.agent or vm.power != "running"):
             op.failure = (AGENT_FAILURE_CODE, _agent_message(vm.name))
         if op.failure is not None:
             self._fail(op, *op.failure)
@@ -430,15 +436,28 @@ class Compute:
         error: dict[str, Any] | None = None,
         started_by: str = "User",
     ) -> dict[str, Any]:
+        listed = [available_patch(p, activity, end) for p in patches]
+        flags = [p.critical_or_security for p in patches]
+        if vm.duplicate_kb and patches and status == "Succeeded":
+            # Real assessments list one KB twice: an older and a newer revision of it, two patchIds.
+            first = patches[0]
+            older = dict(listed[0], patchId=stable_guid("patch-revision", listed[0]["patchId"]),
+                         name=f"{(first.published - dt.timedelta(days=182)).strftime('%Y-%m')} "
+                              f"{first.name.split(' ', 1)[-1]}",
+                         publishedDate=ts_zulu(first.published - dt.timedelta(days=182)))
+            listed.append(older)
+            flags.append(first.critical_or_security)
+        if error is None and status == "Succeeded" and vm.assessment_warning is not None:
+            error = dict(vm.assessment_warning)
         record = {
             "status": status,
             "assessmentActivityId": activity,
             "rebootPending": bool(vm.patch and vm.patch.reboot_pending),
-            "criticalAndSecurityPatchCount": sum(1 for p in patches if p.critical_or_security),
-            "otherPatchCount": sum(1 for p in patches if not p.critical_or_security),
+            "criticalAndSecurityPatchCount": sum(1 for f in flags if f),
+            "otherPatchCount": sum(1 for f in flags if not f),
             "startDateTime": ts(start),
             "lastModifiedDateTime": ts(end),
-            "availablePatches": [available_patch(p, activity, end) for p in patches],
+            "availablePatches": listed,
             "error": error,
             "startedBy": started_by,
             "osType": "Windows" if vm.model.windows is not None else "Linux",
@@ -699,7 +718,11 @@ class Compute:
         if vm.last_assessment is None:
             return None
         assessment = vm.last_assessment
-        status: dict[str, Any] = {
+        status: dict[str, Any] = {}
+        if vm.hot_patch_status is not None:
+            # The real block came first inside patchStatus.
+            status["hotPatchStatus"] = dict(vm.hot_patch_status)
+        status.update({
             "availablePatchSummary": {
                 "status": assessment["status"],
                 "assessmentActivityId": assessment["assessmentActivityId"],
@@ -710,7 +733,7 @@ class Compute:
                 "lastModifiedTime": assessment["lastModifiedDateTime"],
                 "error": assessment["error"],
             }
-        }
+        })
         if vm.last_installation is not None:
             install = vm.last_installation
             status["lastPatchInstallationSummary"] = {

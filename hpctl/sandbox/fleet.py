@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hpctl.sandbox.clock import ts
 from hpctl.sandbox.world import InstallPlan, Patch
 
 if TYPE_CHECKING:
@@ -73,6 +74,13 @@ class Spec:
     extra_tags: dict[str, str] = field(default_factory=dict)
     # Settings Azure refuses today but older VMs still carry: created valid, then set as found.
     grandfathered: bool = False
+    # How Azure reports the VM (azure-wire.md §9.2-§9.5): osVersion form, power state, hotPatchStatus block,
+    # a KB listed twice in its assessments, an error its successful assessments carry.
+    os_version_form: str = "revision"
+    power: str = "running"
+    hot_patch_status: dict[str, Any] | None = None
+    duplicate_kb: bool = False
+    assessment_warning: dict[str, Any] | None = None
 
 
 # VMs tests can rely on (for fleet >= their position in this list; the first five cover every group, so
@@ -212,6 +220,47 @@ PINNED: tuple[Spec, ...] = (
          assessed_days_ago=None, last_install=None, grandfathered=True),
 )
 
+# Real instance view block (PS recording of 2020-08-26, azure-wire.md §9.3); lastRefreshedTime is set when seeded.
+INCOMPATIBLE_GEN1 = {
+    "hotPatchCompatibility": "Incompatible",
+    "hotPatchOptInCompletionStatus": "Unknown",
+    "lastInstalledCumulativeUpdateHotPatchStatus": "Unknown",
+    "error": {"details": [{"code": "UNSUPPORTED_VM_SIZE_FOR_GEN1",
+                           "message": "Incompatible VM Size Standard_DS1_v2 for Generation 1 VMs. For more details, "
+                                      "visit: aka.ms/HotPatchCompatibility"}]},
+}
+# The form Microsoft's LISA suite accepts for a truncated list: error.code "2" under status Succeeded
+# (azure-wire.md §9.5); the message follows Windows' "<n> error/s reported" wording.
+LIST_TRUNCATED = {"code": "2", "message": "1 error/s reported.",
+                  "details": [{"code": "PACKAGE_LIST_TRUNCATED", "message": "The package list was truncated."}]}
+
+# VMs fleets of SCALE_SET_FLEET or more also get, in a group of their own and after every other VM (so the
+# names and kinds above keep their meaning): each way Azure writes what it knows about a VM.
+AGENT_FORMS: tuple[Spec, ...] = (
+    # Old agent ("Microsoft Windows NT 10.0.20348.0"), installed this month's release: track from installed KBs.
+    Spec("rg-agents", "oldagent-01", f"{WS}:2022-datacenter-azure-edition-core:latest", zone="1",
+         os_version_form="legacy"),
+    # Old agent, one release behind and no install on record: its assessment still offers the calendar KB.
+    Spec("rg-agents", "oldagent-02", f"{WS}:2025-datacenter-azure-edition:latest", zone="2",
+         os_version_form="legacy", standing="behind1", last_install=None),
+    # Old agent, never assessed or patched: nothing tells its release.
+    Spec("rg-agents", "oldagent-03", f"{WS}:2022-datacenter-azure-edition-hotpatch:latest", zone="3",
+         os_version_form="legacy", assessed_days_ago=None, last_install=None),
+    # Deallocated (osName/osVersion null): one with an install on record, one without.
+    Spec("rg-agents", "stopped-01", f"{WS}:2025-datacenter-azure-edition-core:latest", zone="1", power="deallocated"),
+    Spec("rg-agents", "stopped-02", f"{WS}:2022-datacenter-azure-edition-core:latest", zone="2", power="deallocated",
+         assessed_days_ago=None, last_install=None),
+    # A Generation 1 size: Azure's hotPatchStatus says Incompatible although hotpatch is on.
+    Spec("rg-agents", "gen1-01", f"{WS}:2022-datacenter-azure-edition-core:latest", zone="3", size="Standard_DS1_v2",
+         hot_patch_status=INCOMPATIBLE_GEN1),
+    # Its assessment lists one KB twice (two patchIds); one behind, so there is something to list.
+    Spec("rg-agents", "dupkb-01", f"{WS}:2022-datacenter-azure-edition-hotpatch:latest", zone="1",
+         standing="behind1", duplicate_kb=True),
+    # Its assessment succeeded with error code "2" (list truncated).
+    Spec("rg-agents", "warn-01", f"{WS}:2025-datacenter-azure-edition-smalldisk:latest", zone="2",
+         standing="behind1", assessment_warning=LIST_TRUNCATED),
+)
+
 # The random fill: (kind, weight).
 KINDS = (
     ("hotpatch", 64),
@@ -333,7 +382,8 @@ def _random_spec(rng: random.Random, group: str, name: str, number: int) -> Spec
 def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
     """Create the fleet in `backend` (groups, VMs, assessment and installation history)."""
     vms = []
-    for spec in plan_fleet(count, seed):
+    specs = plan_fleet(count, seed) + ([_copy(spec) for spec in AGENT_FORMS] if count >= SCALE_SET_FLEET else [])
+    for spec in specs:
         home = next((g for g in GROUPS if g[0] == spec.group), None)
         group_region = home[2] if home else REGIONS[len(spec.group) % len(REGIONS)]
         app, team = (home[3], home[4]) if home else ("batch", "core")
@@ -368,7 +418,14 @@ def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
         )
         if spec.grandfathered:
             _grandfather(vm, spec)
+        vm.agent_reports_revision = spec.os_version_form != "legacy"
+        vm.duplicate_kb, vm.assessment_warning = spec.duplicate_kb, spec.assessment_warning
         _seed_history(backend, vm, spec)
+        # Deallocated after its history: it ran, was patched, then stopped.
+        vm.power = spec.power
+        if spec.hot_patch_status is not None:
+            refreshed = backend.clock.midnight(1) + dt.timedelta(hours=9)
+            vm.hot_patch_status = {**spec.hot_patch_status, "lastRefreshedTime": ts(refreshed)}
         vms.append(vm)
     if count >= SCALE_SET_FLEET:
         from hpctl.sandbox.scalesets import seed_scale_sets

@@ -67,6 +67,11 @@ MSG_FLEX_NEEDS_HEALTH = (
     "Automatic VM guest patching with patchMode 'AutomaticByPlatform' on a Virtual Machine Scale Set with "
     "Flexible orchestration requires the Application Health extension."
 )
+# Verbatim (azure-wire.md §9.6: a Microsoft engineer on terraform-provider-azurerm#24335): a Flexible scale set
+# on a hotpatch-compatible image must keep hotpatch on.
+MSG_FLEX_HOTPATCH_REQUIRED = (
+    "'EnableHotpatching' must be set to 'true' on Virtual Machine Scale Sets running Hotpatch-compatible images."
+)
 TARGET_ORCHESTRATION = "orchestrationMode"
 TARGET_EXTENSIONS = "virtualMachineProfile.extensionProfile"
 
@@ -75,6 +80,19 @@ UPDATE_SECONDS = 30.0
 # Flexible instances are created as VMs; a cap keeps a huge capacity from flooding the sandbox.
 MAX_INSTANCES = 100
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _patch_settings_replace(body: dict[str, Any]) -> dict[str, Any]:
+    """A PATCH that sends patchSettings replaces them: a left-out enableHotpatching is not kept (which is how
+    updating tags with a patchSettings block lacking it hit the EnableHotpatching refusal, azure-wire.md §9.6)."""
+    settings = (((body.get("properties") or {}).get("virtualMachineProfile") or {}).get("osProfile") or {})
+    settings = (settings.get("windowsConfiguration") or {}) if isinstance(settings, dict) else {}
+    patch = settings.get("patchSettings") if isinstance(settings, dict) else None
+    if isinstance(patch, dict) and "enableHotpatching" not in patch:
+        body = copy.deepcopy(body)
+        windows = body["properties"]["virtualMachineProfile"]["osProfile"]["windowsConfiguration"]
+        windows["patchSettings"] = {**patch, "enableHotpatching": None}
+    return body
 
 
 def hotpatch_image(image: dict[str, Any]) -> bool:
@@ -258,7 +276,7 @@ class ScaleSets:
         }
         if scale_set.zones:
             current["zones"] = scale_set.zones
-        model = self.normalize(name, merge_patch(current, body), scale_set)
+        model = self.normalize(name, merge_patch(current, _patch_settings_replace(body)), scale_set)
         self._apply(scale_set, model)
         return scale_set, self._start(scale_set, "update", api_version, UPDATE_SECONDS, failure)
 
@@ -349,6 +367,12 @@ class ScaleSets:
             if check and hotpatch and not flexible:
                 raise invalid_parameter(MSG_UNIFORM_HOTPATCH, target=TARGET_ORCHESTRATION)
             profile_out = self._profile(profile, image_sku, hotpatch, existing, check)
+            windows_out = profile_out["osProfile"].get("windowsConfiguration")
+            if check and flexible and hotpatch and isinstance(windows_out, dict) and \
+                    (windows_out.get("patchSettings") or {}).get("enableHotpatching") is not True:
+                raise invalid_parameter(MSG_FLEX_HOTPATCH_REQUIRED,
+                                        target="virtualMachineProfile.osProfile.windowsConfiguration.patchSettings."
+                                               "enableHotpatching")
             if check and flexible and not has_health_extension(profile_out):
                 windows = profile_out["osProfile"].get("windowsConfiguration") or {}
                 linux = profile_out["osProfile"].get("linuxConfiguration") or {}

@@ -26,6 +26,13 @@ MSG_HOTPATCH_BYPASS = (
     "Hotpatch updates require platform safety checks. The 'BypassPlatformSafetyChecksOnUserSchedule' "
     "flag must be set to false to enable hotpatching."
 )
+# NOT verbatim: Azure's text for enableHotpatching on an image that can't hotpatch was not found in the
+# reference, the spec examples or the recordings (azure-wire.md §4.4 "Not found"); the code and the rule are
+# Azure's (only the hotpatch-compatible images can hotpatch; hotpatch-program.md §1.1).
+MSG_HOTPATCH_IMAGE = (
+    "EnableHotpatching cannot be set to true. Hotpatching is supported only on Hotpatch-compatible images "
+    "(Windows Server Datacenter: Azure Edition)."
+)
 TARGET_HOTPATCH = "windowsConfiguration.patchSettings.enableHotpatching"
 TARGET_PATCHMODE = "windowsConfiguration.patchSettings.patchMode"
 
@@ -416,6 +423,8 @@ def _windows_configuration(
         "windowsConfiguration.patchSettings.automaticByPlatformSettings.rebootSetting",
     )
 
+    if hotpatch and not hotpatch_image:
+        raise invalid_parameter(MSG_HOTPATCH_IMAGE, target=TARGET_HOTPATCH)
     if hotpatch and (not agent or mode != "AutomaticByPlatform"):
         raise invalid_parameter(MSG_HOTPATCH_REQUIRES, target=TARGET_HOTPATCH)
     if hotpatch and bypass:

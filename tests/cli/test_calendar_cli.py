@@ -26,13 +26,14 @@ def test_year_lists_both_os_lines_with_kinds(hpctl):
 def test_one_month_one_os(hpctl):
     data = rows(hpctl("calendar", "--os", "2025", "--month", "2026-04"))
     assert data == [{"os": "2025", "month": "2026-04", "date": "2026-04-14", "kind": "baseline", "kb": "KB5082063",
-                     "build": "26100.32690", "reboot": True, "known": True, "note": data[0]["note"]}]
+                     "build": "26100.32690", "reboot": True, "known": True, "note": data[0]["note"],
+                     "source": None}]
 
 
 def test_next_reboot_after_a_hotpatch_month(hpctl):
     data = rows(hpctl("calendar", "--next-reboot", "--os", "2025", "--as-of", "2026-05-20"))
     assert [(r["month"], r["kind"], r["date"], r["known"]) for r in data] == [
-        ("2026-07", "baseline", "2026-07-14", False)]
+        ("2026-06", "unplanned-baseline", "2026-06-09", True)]
 
 
 def test_table_output(hpctl):
@@ -152,3 +153,88 @@ def test_svg_is_refused_where_there_is_no_picture(hpctl, tmp_path):
     result = hpctl("template", "lint", str(tmp_path / "t.json"), "-o", "svg")
     assert result.exit_code == 2 and result.stdout == ""
     assert "calendar --picture" in result.stderr.splitlines()[0]
+
+
+# --- staleness and `calendar refresh --from` (saved documents) ------------------------------------------
+
+
+def test_calendar_warns_once_when_the_day_is_past_its_data(hpctl):
+    stale = hpctl("calendar", "--os", "2022", "--month", "2026-11", "--as-of", "2026-12-05")
+    assert stale.exit_code == 0
+    assert stale.stderr.count("\n") == 1 and stale.stderr.startswith("WARNING: ")
+    assert "ends at 2026-09" in stale.stderr and "(2026-10..2026-11)" in stale.stderr
+    assert "hpctl calendar refresh" in stale.stderr
+    assert json.loads(stale.stdout)[0]["known"] is False
+    current = hpctl("calendar", "--os", "2022", "--month", "2026-09", "--as-of", "2026-10-12")
+    assert current.exit_code == 0 and current.stderr == ""
+
+
+def test_builtin_months_after_2026_05_name_their_source(hpctl):
+    data = rows(hpctl("calendar", "--year", "2026", "--as-of", "2026-10-01"))
+    by_key = {(r["os"], r["month"]): r for r in data}
+    june = by_key[("2025", "2026-06")]
+    assert (june["kind"], june["kb"], june["build"]) == ("unplanned-baseline", "KB5094125", "26100.32995")
+    assert "CVRF 2026-Jun" in june["source"]
+    assert by_key[("2022", "2026-08")]["kb"] == "KB5120229" and "[SECONDARY]" in by_key[("2022", "2026-08")]["source"]
+    assert by_key[("2022", "2026-09")]["kind"] == "unplanned-baseline"
+
+
+def test_refresh_from_saved_documents_writes_the_calendar_file(hpctl, shared, tmp_path):
+    target = tmp_path / "cal.json"
+    june = str(shared / "msrc-samples" / "msrc-cvrf-2026-Jun-excerpt.xml")
+    may = str(shared / "msrc-samples" / "msrc-cvrf-2026-May-excerpt.xml")
+    result = hpctl("calendar", "refresh", "--from", june, "--from", may, "--calendar-file", str(target))
+    assert result.exit_code == 0, result.stderr
+    # Both months are known already and agree with MSRC: nothing changes, but the file is written.
+    assert json.loads(result.stdout) == []
+    assert "Read 2026-May, 2026-Jun: 0 month(s) changed" in result.stderr
+    assert json.loads(target.read_text())["os"]["2025"]["months"][-1]["month"] == "2026-09"
+    listed = rows(hpctl("calendar", "--calendar-file", str(target), "--os", "2025", "--month", "2026-05"))
+    assert listed[0]["kb"] == "KB5087423"
+
+
+def test_refresh_never_replaces_a_known_month_with_less(hpctl, shared, tmp_path):
+    # A 2024-05 document without hotpatch entries (as MSRC's are before 2025-11) says nothing about 2024-05.
+    text = (shared / "msrc-samples" / "msrc-cvrf-2026-Jun-excerpt.xml").read_text()
+    text = (text.replace("June 2026", "July 2024").replace("2026-Jun", "2024-Jul")
+            .replace("2026-06-09T07:00:00", "2024-07-09T07:00:00")
+            .replace("20348.5256", "20348.2590").replace("26100.32995", "26100.1"))
+    saved = tmp_path / "2024-Jul.xml"
+    saved.write_text(text)
+    target = tmp_path / "cal.json"
+    result = hpctl("calendar", "refresh", "--from", str(saved), "--calendar-file", str(target))
+    assert result.exit_code == 0, result.stderr
+    kept = json.loads(result.stdout)
+    assert [(c["os"], c["month"], c["change"], c["kb"]) for c in kept] == [("2022", "2024-07", "kept", "KB5040437")]
+    assert "KB5094128" in kept[0]["reason"]
+    month = rows(hpctl("calendar", "--calendar-file", str(target), "--os", "2022", "--month", "2024-07"))[0]
+    assert (month["kb"], month["build"]) == ("KB5040437", "20348.2582")
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (None, "no such file"),
+    ("<html>Service Unavailable</html>", "not a CVRF document"),
+    ('{"value": []}', "not a CVRF document"),
+])
+def test_refresh_from_bad_files_exits_2_and_keeps_the_file(hpctl, tmp_path, content, needle):
+    target = tmp_path / "cal.json"
+    target.write_text("{}")
+    saved = tmp_path / "doc.xml"
+    if content is not None:
+        saved.write_text(content)
+    result = hpctl("calendar", "refresh", "--from", str(saved), "--calendar-file", str(target))
+    assert result.exit_code == 2
+    assert result.stdout == "" and needle in result.stderr.splitlines()[0]
+    assert target.read_text() == "{}"
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--endpoint", "ftp://example.com/cvrf"], "--endpoint"),
+    (["--endpoint", "not a url"], "--endpoint"),
+    (["--since", "2026/10"], "--since"),
+    (["--from", "x.xml", "--since", "2026-10"], "--from"),
+])
+def test_refresh_bad_options_exit_2_before_any_request(hpctl, args, needle):
+    result = hpctl("calendar", "refresh", *args)
+    assert result.exit_code == 2
+    assert result.stdout == "" and needle in result.stderr.splitlines()[0]

@@ -90,3 +90,44 @@ def test_report_on_a_misspelt_group_exits_3(arm, hpctl):
     result = hpctl("report", "-g", "rg-wbe", "--fail-on", "high")
     assert result.exit_code == 3
     assert "rg-wbe" in result.stderr and "not found" in result.stderr
+
+
+def test_report_reads_each_os_version_form_and_hot_patch_status(arm, hpctl):
+    result = hpctl("report", "-g", "rg-agents", "--format", "json", "--as-of", AS_OF, "--instance-views")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    tracks = {r["name"]: r["track"] for r in doc["resources"]}
+    assert (tracks["oldagent-01"]["state"], tracks["oldagent-01"]["month"]) == ("hotpatch", "2026-05")
+    assert tracks["oldagent-02"]["state"] == "behind" and tracks["oldagent-02"]["build"] is None
+    assert tracks["oldagent-03"]["state"] == "unknown" and tracks["oldagent-03"]["missing"] == []
+    assert tracks["stopped-02"]["state"] == "unknown" and "deallocated" in tracks["stopped-02"]["detail"]
+    findings = {(f["resourceName"], f["ruleId"]): f for f in doc["findings"]}
+    assert ("gen1-01", "HP015") in findings and findings[("gen1-01", "HP015")]["severity"] == "high"
+    assert "UNSUPPORTED_VM_SIZE_FOR_GEN1" in findings[("gen1-01", "HP015")]["message"]
+    behind = findings[("oldagent-02", "HP011")]["message"]
+    assert "None" not in behind and "KB5087423" in behind
+    # A VM whose release can't be told is not called off-track or behind.
+    for name in ("oldagent-03", "stopped-02"):
+        assert not {rule for vm, rule in findings if vm == name} & {"HP010", "HP011"}
+    # One extra Resource Graph query for the VMs without a revision, one Compute list for the instance views.
+    assert doc["queries"]["computeLists"] == 1
+
+
+def test_report_without_instance_views_cannot_see_hot_patch_status(arm, hpctl):
+    result = hpctl("report", "-g", "rg-agents", "-n", "gen1-01", "--format", "json", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    assert not [f for f in json.loads(result.stdout)["findings"] if f["ruleId"] == "HP015"]
+
+
+def test_report_past_the_calendar_says_so(arm, hpctl):
+    result = hpctl("report", "-g", "rg-web", "--format", "json", "--as-of", "2026-12-05")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("WARNING:") == 1 and "hpctl calendar refresh" in result.stderr
+    doc = json.loads(result.stdout)
+    stale = doc["summary"]["calendarStale"]
+    assert stale["endsAt"] == "2026-09" and stale["unknownMonths"] == ["2026-10", "2026-11"]
+    tracks = [r["track"] for r in doc["resources"] if r["track"]]
+    # Nothing predicted is counted as released: every track says where the calendar's data ends.
+    assert tracks and all(t["state"] in ("behind", "off-track", "unknown") for t in tracks)
+    assert all("calendar ends at 2026-09" in t["detail"] for t in tracks)
+    assert all(m["month"] <= "2026-09" and m["known"] for t in tracks for m in t["missing"])

@@ -199,3 +199,68 @@ def test_debug_adds_the_request_id_and_traceback(arm, hpctl):
     assert result.exit_code == 3
     assert "Request id: " in result.stderr
     assert "Traceback (most recent call last)" in result.stderr
+
+
+# --- Azure's fields as Azure writes them (azure-wire.md §9.2-§9.5), on the sandbox's rg-agents VMs ------------
+
+
+def test_status_reads_each_os_version_form(arm, hpctl):
+    result = hpctl("status", "-g", "rg-agents", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # 2026-05-20 is inside the calendar's data: no staleness warning
+    rows = rows_of(result)
+    # Today's agents: the revision places the VM.
+    assert rows["gen1-01"]["osVersion"] == "10.0.20348.5074"
+    assert (rows["gen1-01"]["track"]["state"], rows["gen1-01"]["track"]["month"]) == ("hotpatch", "2026-05")
+    # Old agents ("Microsoft Windows NT 10.0.20348.0"): never revision 0, never "missing the baseline".
+    old = rows["oldagent-01"]
+    assert old["osVersion"] == "Microsoft Windows NT 10.0.20348.0"
+    assert (old["track"]["state"], old["track"]["month"]) == ("hotpatch", "2026-05")
+    assert old["track"]["detail"].startswith("from installed KB5087424 (Resource Graph installation records")
+    offered = rows["oldagent-02"]["track"]
+    assert (offered["state"], offered["missing"]) == ("behind", ["2026-05"])
+    assert "lists the 2026-05 hotpatch KB5087423 as available" in offered["detail"].replace(" (26100.32772)", "")
+    nothing = rows["oldagent-03"]["track"]
+    assert (nothing["state"], nothing["missing"], nothing["nextReboot"]) == ("unknown", [], None)
+    assert nothing["detail"].startswith("unknown — the VM agent doesn't report the update revision")
+    for name in ("oldagent-01", "oldagent-02", "oldagent-03"):
+        assert "baseline" not in " ".join(rows[name]["track"]["missing"])
+    # Deallocated: osVersion null.
+    stopped = rows["stopped-02"]
+    assert (stopped["osVersion"], stopped["powerState"], stopped["track"]["state"]) == (None, "deallocated", "unknown")
+    assert "the VM is deallocated" in stopped["track"]["detail"]
+    assert rows["stopped-01"]["track"]["state"] == "hotpatch"  # from its installed KB
+    # hotPatchStatus is shown, and flagged when Azure says the VM can't hotpatch.
+    block = rows["gen1-01"]["hotPatchStatus"]
+    assert block["compatibility"] == "Incompatible" and block["errors"][0]["code"] == "UNSUPPORTED_VM_SIZE_FOR_GEN1"
+    assert "hotpatch-incompatible" in rows["gen1-01"]["flags"] and rows["gen1-01"]["hotpatch"] is True
+    assert rows["oldagent-01"]["hotPatchStatus"] is None and "hotpatch-incompatible" not in rows["oldagent-01"]["flags"]
+
+
+def test_status_table_shows_the_forms(arm, hpctl):
+    result = hpctl("status", "-g", "rg-agents", "--as-of", AS_OF, "-o", "table")
+    assert result.exit_code == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
+    assert "Microsoft Windows NT 10.0.20348.0" in lines["oldagent-01"] and "hotpatch 2026-05" in lines["oldagent-01"]
+    assert "unknown" in lines["stopped-02"] and "hotpatch-incompatible" in lines["gen1-01"]
+
+
+def test_an_assessment_with_error_code_2_succeeded_with_warnings(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-agents", "-n", "warn-01")
+    assert result.exit_code == 0, result.stderr
+    row = rows_of(result)["warn-01"]
+    assert row["outcome"] == "SucceededWithWarnings"
+    assert row["assessment"]["status"] == "Succeeded" and row["assessment"]["error"]["code"] == "2"
+    assert row["assessment"]["error"]["details"][0]["code"] == "PACKAGE_LIST_TRUNCATED"
+
+
+def test_two_patches_with_one_kb_are_both_kept(arm, hpctl):
+    result = hpctl("assess", "-g", "rg-agents", "-n", "dupkb-01")
+    assert result.exit_code == 0, result.stderr
+    assessment = rows_of(result)["dupkb-01"]["assessment"]
+    patches = assessment["patches"]
+    assert len(patches) == assessment["criticalAndSecurityPatchCount"] + assessment["otherPatchCount"]
+    kbs = [p["kbId"] for p in patches]
+    (twice,) = {kb for kb in kbs if kbs.count(kb) == 2}
+    pair = [p for p in patches if p["kbId"] == twice]
+    assert pair[0]["patchId"] != pair[1]["patchId"] and pair[0]["publishedDate"] != pair[1]["publishedDate"]

@@ -140,7 +140,10 @@ def test_assessment_replayed_from_real_traffic(azps_assess, monkeypatch):
     assert row["error"] is None
     raw_kbs = [p["kbId"] for p in result["availablePatches"]]
     assert len(raw_kbs) > len(set(raw_kbs)), "the recording lists a KB twice"
-    assert len(row["patches"]) == len(set(raw_kbs))
+    # Keyed by patchId (azure-wire.md §9.4): both KB4474419 entries stay, as the counts (9 + 4) count both.
+    assert len(row["patches"]) == len(raw_kbs) == 13
+    twice = [p for p in row["patches"] if p["kbId"] == "KB4474419"]
+    assert len(twice) == 2 and twice[0]["patchId"] != twice[1]["patchId"]
     assert all(p["kbId"].startswith("KB") for p in row["patches"])
     assert {p["rebootBehavior"] for p in row["patches"]} <= {"CanRequestReboot", "NeverReboots"}
 

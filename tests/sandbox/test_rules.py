@@ -91,6 +91,30 @@ def test_vm_put_rejects_invalid_patch_settings_with_azures_message(
     assert arm.get(arm.vm("rg1", "vm1")).status_code == 404  # nothing was created
 
 
+@pytest.mark.parametrize("sku", ["2019-datacenter", "2022-datacenter-azure-edition", "2025-datacenter-g2"])
+def test_hotpatch_on_an_image_that_cannot_hotpatch_is_refused(arm: Arm, sku: str) -> None:
+    from hpctl.sandbox.vmrules import MSG_HOTPATCH_IMAGE
+
+    arm.sandbox.backend.add_resource_group("rg1")
+    response = arm.put(arm.vm("rg1", "vm1"), hotpatch_vm_body(sku=sku))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["message"], error["target"]) == (
+        "InvalidParameter", MSG_HOTPATCH_IMAGE, "windowsConfiguration.patchSettings.enableHotpatching")
+    assert arm.get(arm.vm("rg1", "vm1")).status_code == 404
+    # Without hotpatch the same VM is created, and turning hotpatch on later is refused: nothing is stored.
+    body = hotpatch_vm_body(sku=sku)
+    _windows(body)["patchSettings"]["enableHotpatching"] = False
+    created = arm.put(arm.vm("rg1", "vm2"), body)
+    assert created.status_code == 201, created.text
+    arm.poll(created)
+    turned_on = arm.patch(arm.vm("rg1", "vm2"), {"properties": {"osProfile": {"windowsConfiguration": {
+        "patchSettings": {"patchMode": "AutomaticByPlatform", "enableHotpatching": True}}}}})
+    assert turned_on.status_code == 400 and turned_on.json()["error"]["message"] == MSG_HOTPATCH_IMAGE
+    stored = arm.get(arm.vm("rg1", "vm2")).json()
+    assert _windows(stored)["patchSettings"]["enableHotpatching"] is False
+
+
 def test_patch_mode_defaults_follow_enable_automatic_updates(arm: Arm) -> None:
     arm.sandbox.backend.add_resource_group("rg1")
     for name, updates, expected in (("vm1", True, "AutomaticByOS"), ("vm2", False, "Manual")):

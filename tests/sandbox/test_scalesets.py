@@ -220,3 +220,43 @@ def test_fleet_has_seeded_scale_sets_the_sdk_lists(fleet_sandbox: Sandbox, fleet
 
 def test_small_fleets_have_no_scale_sets(sandbox: Sandbox) -> None:
     assert sandbox.backend.scalesets.list() == []
+
+
+FLEX_HOTPATCH_REQUIRED = (
+    "'EnableHotpatching' must be set to 'true' on Virtual Machine Scale Sets running Hotpatch-compatible images."
+)
+
+
+def _settings_without_hotpatch(value: bool | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "patchMode": "AutomaticByPlatform",
+        "assessmentMode": "AutomaticByPlatform",
+        "automaticByPlatformSettings": {"rebootSetting": "IfRequired",
+                                        "bypassPlatformSafetyChecksOnUserSchedule": False},
+    }
+    if value is not None:
+        settings["enableHotpatching"] = value
+    return settings
+
+
+@pytest.mark.parametrize("value", [False, None])
+def test_flexible_set_on_a_hotpatch_image_cannot_turn_hotpatch_off(group: Arm, value: bool | None) -> None:
+    # Azure's own text (a Microsoft engineer on terraform-provider-azurerm#24335, azure-wire.md §9.6).
+    refused = group.put(vmss_path(group, "rg1", "h1"), vmss_body(settings=_settings_without_hotpatch(value)))
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["message"]) == ("InvalidParameter", FLEX_HOTPATCH_REQUIRED)
+    assert group.get(vmss_path(group, "rg1", "h1")).status_code == 404
+    # An existing hotpatch set: a PATCH that leaves enableHotpatching out or false is refused too.
+    created = group.put(vmss_path(group, "rg1", "h2"), vmss_body())
+    assert created.status_code == 201, created.text
+    group.poll(created)
+    off = {"properties": {"virtualMachineProfile": {"osProfile": {"windowsConfiguration": {
+        "patchSettings": _settings_without_hotpatch(value)}}}}}
+    patched = group.patch(vmss_path(group, "rg1", "h2"), off)
+    assert patched.status_code == 400 and patched.json()["error"]["message"] == FLEX_HOTPATCH_REQUIRED
+    stored = group.get(vmss_path(group, "rg1", "h2")).json()["properties"]["virtualMachineProfile"]
+    assert stored["osProfile"]["windowsConfiguration"]["patchSettings"]["enableHotpatching"] is True
+    # On an image that can't hotpatch the same settings are fine.
+    plain = vmss_body(sku="2022-datacenter-azure-edition", settings=_settings_without_hotpatch(value))
+    assert group.put(vmss_path(group, "rg1", "h3"), plain).status_code == 201

@@ -12,7 +12,7 @@ import pytest
 
 from hpctl.sandbox import Sandbox, SandboxConfig
 from hpctl.sandbox.backend import Backend
-from hpctl.sandbox.fleet import plan_fleet
+from hpctl.sandbox.fleet import AGENT_FORMS, SCALE_SET_FLEET, plan_fleet
 from hpctl.sandbox.world import World, load_json
 
 from .conftest import TODAY, Arm, make_sandbox, shared_dir
@@ -66,7 +66,9 @@ def test_calendar_projects_months_after_the_reference() -> None:
     world = World(dt.date(2026, 11, 25))
     months = {m.month: m for m in world.calendar.months("2025")}
     assert months["2026-05"].hotpatch is not None and not months["2026-05"].hotpatch.projected
-    assert months["2026-07"].lcu.kind == "baseline" and months["2026-07"].lcu.projected  # planned baseline
+    assert months["2026-07"].lcu.kind == "baseline" and not months["2026-07"].lcu.projected  # §9.1
+    assert months["2026-06"].hotpatch is None and months["2026-06"].lcu.kind == "unplanned-baseline"
+    assert months["2026-10"].lcu.kind == "baseline" and months["2026-10"].lcu.projected  # planned baseline
     assert months["2026-11"].hotpatch is not None and months["2026-11"].hotpatch.date == dt.date(2026, 11, 10)
     builds = [
         r.ubr for m in world.calendar.months("2025") for r in ([m.hotpatch] if m.hotpatch else []) + [m.lcu]
@@ -109,8 +111,10 @@ def test_same_seed_same_fleet(tmp_path: Path) -> None:
 def test_fleet_layout(tmp_path: Path) -> None:
     backend = Backend(SandboxConfig(fleet=200, seed=7, date=TODAY, state_dir=tmp_path))
     vms = backend.compute.list()
-    assert len(vms) == 200 and len({vm.name for vm in vms}) == 200
-    assert [g.name for g in backend.groups.list()] == ["rg-api", "rg-app", "rg-data", "rg-legacy", "rg-web"]
+    # 200 planned VMs, then the fixed set showing each way Azure reports a VM, in a group of its own.
+    assert len(vms) == 200 + len(AGENT_FORMS) and len({vm.name for vm in vms}) == len(vms)
+    assert [g.name for g in backend.groups.list()] == ["rg-agents", "rg-api", "rg-app", "rg-data", "rg-legacy",
+                                                       "rg-web"]
     assert 2 <= len({vm.model.location for vm in vms}) <= 3
     assert {z for vm in vms for z in vm.model.zones or []} == {"1", "2", "3"}
     assert {vm.availability.name for vm in vms if vm.availability} == {"AVSET-SQL", "AVSET-LEGACY"}
@@ -134,7 +138,7 @@ def test_fleet_layout(tmp_path: Path) -> None:
 def test_fleet_sizes(tmp_path: Path, count: int) -> None:
     backend = Backend(SandboxConfig(fleet=count, seed=3, date=TODAY, state_dir=tmp_path))
     vms = backend.compute.list()
-    assert len(vms) == count
+    assert len(vms) == count + (len(AGENT_FORMS) if count >= SCALE_SET_FLEET else 0)
     if count == 0:
         assert backend.groups.list() == []
         return
@@ -142,7 +146,7 @@ def test_fleet_sizes(tmp_path: Path, count: int) -> None:
     assert web01.enrolled
     month = backend.world.calendar.month_at("2025", TODAY)
     assert web01.patch is not None and web01.patch.level == month.track_release
-    if 5 <= count <= 250:
+    if 5 <= count < SCALE_SET_FLEET:
         assert len(backend.groups.list()) == 5
     if count == 400:  # beyond 250 VMs, rg-batch-NN groups of 100 take the rest
         assert [g.name for g in backend.groups.list() if g.name.startswith("rg-batch")] == [

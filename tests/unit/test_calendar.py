@@ -22,8 +22,8 @@ from hpctl.core.calendar import (
 )
 from hpctl.errors import EXIT_INPUT_REJECTED, InputError
 
-# Copied by hand from hotpatch-program.md §2.2 (WS2025) and §2.3 (WS2022 table and its notes), so a
-# wrong row in calendar.json fails here. Columns: month, kind, date, build, KB.
+# Copied by hand from hotpatch-program.md §2.2 (WS2025) and §2.3 (WS2022 table and its notes), and §9.1 for
+# 2026-06..2026-09, so a wrong row in calendar.json fails here. Columns: month, kind, date, build, KB.
 WS2025_TABLE = """
 2024-11 hotpatch 2024-11-12 26100.2240 KB5046696
 2024-12 hotpatch 2024-12-10 26100.2528 KB5048794
@@ -44,6 +44,10 @@ WS2025_TABLE = """
 2026-03 hotpatch 2026-03-10 26100.32463 KB5078736
 2026-04 baseline 2026-04-14 26100.32690 KB5082063
 2026-05 hotpatch 2026-05-12 26100.32772 KB5087423
+2026-06 unplanned-baseline 2026-06-09 26100.32995 KB5094125
+2026-07 baseline 2026-07-14 26100.33158 KB5099536
+2026-08 hotpatch 2026-08-11 26100.33222 KB5120228
+2026-09 unplanned-baseline 2026-09-08 26100.33438 KB5122871
 """
 
 WS2022_TABLE = """
@@ -80,6 +84,10 @@ WS2022_TABLE = """
 2026-03 hotpatch 2026-03-10 20348.4830 KB5078737
 2026-04 baseline 2026-04-14 20348.5020 KB5082142
 2026-05 hotpatch 2026-05-12 20348.5074 KB5087424
+2026-06 unplanned-baseline 2026-06-09 20348.5256 KB5094128
+2026-07 baseline 2026-07-14 20348.5386 KB5099540
+2026-08 hotpatch 2026-08-11 20348.5440 KB5120229
+2026-09 unplanned-baseline 2026-09-08 20348.5622 KB5122882
 """
 
 # WS2025 out-of-band LCUs (§2.2 observations): KB, date, build where stated.
@@ -95,6 +103,8 @@ WS2025_OUT_OF_BAND = [
     ("KB5077793", "2026-01-17", None),
     ("KB5078135", "2026-01-24", None),
     ("KB5091157", "2026-04-19", None),
+    ("KB5091470", "2026-04-19", None),  # §9.1: the hotpatch-track variant of KB5091157
+    ("KB5129235", "2026-09-14", "26100.33451"),  # §9.1
 ]
 
 
@@ -147,9 +157,10 @@ def test_known_releases_are_exactly_the_reference_rows(cal: Calendar, os_line: s
 
 
 def test_reference_counts() -> None:
-    # Guards the hand-copied tables themselves: 19 WS2025 months, 29 WS2022 table rows + 4 fragments.
-    assert sum(1 for r in REFERENCE if r[0] == "2025") == 19
-    assert sum(1 for r in REFERENCE if r[0] == "2022") == 33
+    # Guards the hand-copied tables themselves: 19 WS2025 months, 29 WS2022 table rows + 4 fragments, and
+    # 4 months of §9.1 each.
+    assert sum(1 for r in REFERENCE if r[0] == "2025") == 23
+    assert sum(1 for r in REFERENCE if r[0] == "2022") == 37
 
 
 def test_unplanned_baseline_august_2024(cal: Calendar) -> None:
@@ -165,8 +176,10 @@ def test_unplanned_baseline_august_2024(cal: Calendar) -> None:
         cal.month("2025", "2024-08")
 
 
-def test_no_unplanned_baselines_for_ws2025(cal: Calendar) -> None:
-    assert all(r.kind != "unplanned-baseline" for r in cal.releases("2025"))
+def test_no_unplanned_baselines_for_ws2025_before_june_2026(cal: Calendar) -> None:
+    unplanned = [r.month for r in cal.releases("2025") if r.kind == "unplanned-baseline"]
+    assert unplanned == ["2026-06", "2026-09"]
+    assert all(r.source for r in cal.releases("2025") if r.month >= "2026-06")
 
 
 def test_out_of_band_ws2025(cal: Calendar) -> None:
@@ -177,13 +190,19 @@ def test_out_of_band_ws2025(cal: Calendar) -> None:
     assert by_kb["KB5070881"].ubr == 6905
     # KB5070893 was the update meant for hotpatch machines instead of KB5070881.
     assert by_kb["KB5070893"].keeps_track is True
-    assert cal.out_of_band("2022") == []
+    assert by_kb["KB5091470"].keeps_track is True
+    assert [(u.kb, u.keeps_track) for u in cal.out_of_band("2022")] == [
+        ("KB5078238", True), ("KB5091575", False), ("KB5091576", True), ("KB5129237", False)]
 
 
 def test_hotpatch_month_lcu_ws2025(cal: Calendar) -> None:
-    (lcu,) = cal.lcus("2025")
+    lcus = {u.month: u for u in cal.lcus("2025")}
+    assert sorted(lcus) == ["2025-11", "2025-12", "2026-02", "2026-03", "2026-05", "2026-08"]
+    lcu = lcus["2026-02"]
     assert (lcu.kb, lcu.month, lcu.build) == ("KB5075899", "2026-02", "26100.32370")
-    assert lcu.ubr > cal.month("2025", "2026-02").ubr  # the LCU is above the hotpatch build
+    for month, lcu in lcus.items():
+        assert lcu.ubr > cal.month("2025", month).ubr  # the LCU is above the hotpatch build
+    assert {u.month: u.kb for u in cal.lcus("2022")}["2026-08"] == "KB5120242"
 
 
 def test_ws2025_initial_ga_build(cal: Calendar) -> None:
@@ -201,7 +220,7 @@ def test_line_metadata(cal: Calendar) -> None:
     assert cal.line("2022").last_month == "2027-10"
     assert cal.line("2025").last_month is None
     assert cal.schema_version == 1
-    assert cal.as_of == date(2026, 5, 12)
+    assert cal.as_of == date(2026, 10, 6)
     assert cal.origin == "built-in"
 
 
@@ -212,17 +231,12 @@ def test_line_metadata(cal: Calendar) -> None:
 @pytest.mark.parametrize(
     ("os_line", "month", "kind", "day"),
     [
-        ("2025", "2026-06", "hotpatch", "2026-06-09"),
-        ("2025", "2026-07", "baseline", "2026-07-14"),
-        ("2025", "2026-08", "hotpatch", "2026-08-11"),
-        ("2025", "2026-09", "hotpatch", "2026-09-08"),
         ("2025", "2026-10", "baseline", "2026-10-13"),
         ("2025", "2026-11", "hotpatch", "2026-11-10"),
         ("2025", "2026-12", "hotpatch", "2026-12-08"),
         ("2025", "2027-01", "baseline", "2027-01-12"),
         ("2025", "2029-11", "hotpatch", "2029-11-13"),
-        ("2022", "2026-07", "baseline", "2026-07-14"),
-        ("2022", "2026-08", "hotpatch", "2026-08-11"),
+        ("2022", "2026-11", "hotpatch", "2026-11-10"),
         ("2022", "2027-10", "baseline", "2027-10-12"),
         # Gaps inside the WS2022 range (2022-2023 history is not known) follow the rule too.
         ("2022", "2022-04", "baseline", "2022-04-12"),
@@ -245,8 +259,10 @@ def test_predicted_months_follow_the_rule(
 def test_year_lists_known_and_predicted(cal: Calendar) -> None:
     year = cal.year("2025", 2026)
     assert [r.month for r in year] == [f"2026-{m:02d}" for m in range(1, 13)]
-    assert [r.known for r in year] == [True] * 5 + [False] * 7
-    assert [r.kind for r in year] == ["baseline", "hotpatch", "hotpatch"] * 4
+    assert [r.known for r in year] == [True] * 9 + [False] * 3
+    assert [r.kind for r in year] == ["baseline", "hotpatch", "hotpatch", "baseline", "hotpatch",
+                                      "unplanned-baseline", "baseline", "hotpatch", "unplanned-baseline",
+                                      "baseline", "hotpatch", "hotpatch"]
 
 
 def test_year_is_clipped_to_the_program(cal: Calendar) -> None:
@@ -330,7 +346,8 @@ def test_patch_tuesday_rejects_bad_input(year: Any, month: Any) -> None:
         ("2025", "2025-12-31", "2026-01", True),
         ("2025", "2026-01-13", "2026-01", True),  # on the baseline day itself
         ("2025", "2026-01-14", "2026-04", True),
-        ("2025", "2026-05-20", "2026-07", False),  # past the data: the rule
+        ("2025", "2026-05-20", "2026-06", True),  # the unplanned June 2026 baseline (§9.1)
+        ("2025", "2026-09-20", "2026-10", False),  # past the data: the rule
         ("2025", "2026-10-14", "2027-01", False),  # across a year end, predicted
         ("2025", "2024-06-01", "2025-01", True),  # before the program: the first baseline
         ("2022", "2024-07-10", "2024-08", True),  # the unplanned baseline counts
@@ -469,7 +486,7 @@ def test_release_is_frozen_and_serialisable(cal: Calendar) -> None:
         release.kb = "KB1"  # type: ignore[misc]
     assert json.loads(json.dumps(release.as_dict()))["date"] == "2026-01-13"
     assert release.describe() == "2026-01 baseline KB5073379 (26100.32230)"
-    assert cal.month("2025", "2026-07").describe() == "2026-07 baseline (predicted)"
+    assert cal.month("2025", "2026-10").describe() == "2026-10 baseline (predicted)"
     assert isinstance(release, Release)
 
 
@@ -537,19 +554,19 @@ def test_empty_env_means_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_user_calendar_can_add_a_newer_month(tmp_path: Path) -> None:
-    # The point of the file: follow a new Microsoft release (here a made-up June 2026 baseline) without
+    # The point of the file: follow a new Microsoft release (here a made-up November 2026 baseline) without
     # upgrading hpctl. Start from the packaged data so the rest stays realistic.
     doc = json.loads(
         (Path(__file__).parents[2] / "hpctl" / "core" / "data" / "calendar.json").read_text(encoding="utf-8")
     )
     doc["os"]["2025"]["months"].append(
-        {"month": "2026-06", "kind": "unplanned-baseline", "date": "2026-06-09", "kb": "KB5999999",
-         "build": "26100.32900", "note": "made up for this test"}
+        {"month": "2026-11", "kind": "unplanned-baseline", "date": "2026-11-10", "kb": "KB5999999",
+         "build": "26100.33900", "note": "made up for this test"}
     )
     cal = load_calendar(_write(tmp_path, doc))
-    june = cal.month("2025", "2026-06")
-    assert (june.kind, june.known, june.reboot) == ("unplanned-baseline", True, True)
-    assert cal.next_reboot("2025", date(2026, 5, 20)).month == "2026-06"
+    november = cal.month("2025", "2026-11")
+    assert (november.kind, november.known, november.reboot) == ("unplanned-baseline", True, True)
+    assert cal.next_reboot("2025", date(2026, 10, 20)).month == "2026-11"
 
 
 def _mutate(change: Any) -> Any:
@@ -676,4 +693,4 @@ def test_calendar_is_immutable(cal: Calendar) -> None:
         cal.lines["2019"] = cal.lines["2022"]  # type: ignore[index]
     releases = cal.releases("2025")
     releases.clear()
-    assert len(cal.releases("2025")) == 19
+    assert len(cal.releases("2025")) == 23

@@ -252,7 +252,7 @@ def test_fully_compliant_hotpatch_vm_and_scale_set_have_no_findings(calendar):
     vm_result = next(r for r in report.results if r.kind == "vm")
     assert vm_result.compliant and vm_result.worst_severity is None
     assert vm_result.track.state == "hotpatch" and vm_result.track.month == "2026-05"
-    assert vm_result.next_reboot.date == date(2026, 7, 14)
+    assert vm_result.next_reboot.date == date(2026, 6, 9)  # the unplanned June 2026 baseline
     assert report.summary.compliant == 2 and report.summary.worst_severity is None
     assert not report.exceeds("low")
 
@@ -555,7 +555,7 @@ def test_summary_counts_and_next_reboot(calendar):
     assert (s.compliant, s.vms_compliant, s.scale_sets_compliant, s.non_compliant) == (2, 2, 0, 2)
     assert dict(s.findings_by_severity) == {"high": 1, "medium": 2, "low": 1, "info": 1}
     assert s.findings_total == 5 and s.worst_severity == "high"
-    assert s.next_reboot == date(2026, 7, 14)
+    assert s.next_reboot == date(2026, 6, 9)
     assert sorted(r.os for r in s.next_reboot_releases) == ["2022", "2025"]
 
 
@@ -661,4 +661,5 @@ def test_rule_table_is_stable():
         ("HP012", "uniform-scale-set", "high"),
         ("HP013", "no-health-extension", "medium"),
         ("HP014", "ineligible-image", "info"),
+        ("HP015", "hotpatch-incompatible", "high"),
     ]

@@ -59,7 +59,8 @@ def report(calendar):  # noqa: F811
 
 TOP_KEYS = ["schemaVersion", "generatedAt", "today", "calendar", "config", "summary", "rules", "resources", "findings"]
 SUMMARY_KEYS = ["vmsChecked", "scaleSetsChecked", "resourcesChecked", "compliant", "nonCompliant", "vmsCompliant",
-                "scaleSetsCompliant", "findingsBySeverity", "findingsTotal", "worstSeverity", "nextReboot"]
+                "scaleSetsCompliant", "findingsBySeverity", "findingsTotal", "worstSeverity", "nextReboot",
+                "calendarStale"]
 CONFIG_KEYS = ["assessmentMaxAgeDays", "pendingMaxAgeDays", "rebootDueWithinDays", "behindGraceDays", "rules",
                "skipRules", "severityOverrides"]
 RULE_KEYS = ["id", "name", "title", "severity", "severityNote", "severityOverride", "appliesTo", "fix"]
@@ -69,7 +70,7 @@ RESOURCE_KEYS = ["kind", "id", "name", "resourceGroup", "subscription", "complia
                  "osVersion", "track", "nextReboot", "lastAssessment", "lastInstallation", "pendingPatches"]
 FINDING_KEYS = ["ruleId", "rule", "severity", "kind", "resourceId", "resourceName", "resourceGroup", "subscription",
                 "message", "fix", "evidence"]
-RELEASE_KEYS = ["os", "month", "date", "kind", "kb", "build", "reboot", "known", "note"]
+RELEASE_KEYS = ["os", "month", "date", "kind", "kb", "build", "reboot", "known", "note", "source"]
 
 
 def test_json_keys_are_stable(report):
@@ -100,7 +101,8 @@ def test_json_values(report):
     assert (s["vmsChecked"], s["scaleSetsChecked"], s["resourcesChecked"]) == (5, 2, 7)
     assert (s["compliant"], s["nonCompliant"]) == (3, 4)
     assert s["findingsBySeverity"] == {"high": 3, "medium": 1, "low": 1, "info": 1}
-    assert s["worstSeverity"] == "high" and s["nextReboot"]["date"] == "2026-07-14"
+    assert s["worstSeverity"] == "high" and s["nextReboot"]["date"] == "2026-06-09"
+    assert s["calendarStale"] is None  # 2026-05-20 is inside the calendar's data
     assert [r["id"] for r in doc["rules"]] == [r.id for r in RULES]
     # Sorted by subscription, group, name.
     assert [(r["subscription"], r["resourceGroup"], r["name"]) for r in doc["resources"]] == [
@@ -148,7 +150,7 @@ def test_markdown_structure(report):
     assert "| VMs checked | 5 |" in lines and "| Scale sets checked | 2 |" in lines
     assert "| Compliant | 3 of 7 (2 of 5 VMs, 1 of 2 scale sets) |" in lines
     assert "| High findings | 3 |" in lines and "| Info findings | 1 |" in lines
-    assert any(line.startswith("| Next reboot | 2026-07-14 (WS2025 2026-07 baseline") for line in lines)
+    assert any(line.startswith("| Next reboot | 2026-06-09 (WS2025 2026-06 baseline") for line in lines)
     assert "| Result | **fails** --fail-on high |" in lines
     headings = [line for line in lines if line.startswith("### ")]
     assert headings == ["### High (3)", "### Medium (1)", "### Low (1)", "### Info (1)"]
@@ -274,7 +276,7 @@ def test_table_rows(report):
     by_name = {r["name"]: r for r in rows}
     assert by_name["web-01"] == {"name": "web-01", "resourceGroup": "rg-web", "kind": "vm", "compliant": True,
                                  "worstSeverity": "", "findings": "", "track": "hotpatch 2026-05",
-                                 "nextReboot": "2026-07-14"}
+                                 "nextReboot": "2026-06-09"}
     assert by_name["db-01"]["findings"] == "HP001, HP009" and by_name["db-01"]["worstSeverity"] == "high"
     assert by_name["ss-uniform"]["kind"] == "vmss" and by_name["ss-uniform"]["track"] == ""
     assert all(not isinstance(v, (dict, list)) for r in rows for v in r.values())
@@ -291,3 +293,20 @@ def test_pending_patches_in_json(calendar):  # noqa: F811
     assert finding["ruleId"] == "HP007" and finding["evidence"]["patches"][0]["ageDays"] == 19.2
     assert date.fromisoformat(doc["today"]) == TODAY
     assert datetime.strptime(doc["generatedAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) == NOW
+
+
+def test_a_report_past_the_calendar_says_so_in_json_and_markdown(calendar):  # noqa: F811
+    vms, scale_sets = fleet()
+    late = date(2026, 12, 5)
+    stale = evaluate(vms, scale_sets, today=late, now=datetime(2026, 12, 5, 6, 0, tzinfo=timezone.utc),
+                     calendar=calendar)
+    doc = to_json(stale)
+    flag = doc["summary"]["calendarStale"]
+    assert (flag["endsAt"], flag["unknownMonths"], flag["fix"]) == ("2026-09", ["2026-10", "2026-11"],
+                                                                    "hpctl calendar refresh")
+    assert "ends at 2026-09" in flag["message"]
+    assert any(line.startswith("| Calendar | out of date: the hotpatch calendar") and "calendar refresh" in line
+               for line in to_markdown(stale).splitlines())
+    tracks = [r["track"] for r in doc["resources"] if r["track"]]
+    assert tracks and all(t["state"] in ("unknown", "behind", "off-track") for t in tracks)
+    assert all("calendar ends at 2026-09" in t["detail"] for t in tracks if t["state"] == "unknown")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hpctl.core.calendar import CALENDAR_ENV, Calendar, load_calendar
-from hpctl.core.track import STATES, Track, parse_build, track_of
+from hpctl.core.track import STATES, Track, parse_build, patch_evidence, track_of
 from hpctl.errors import InputError
 
 
@@ -75,14 +75,19 @@ CASES = [
      ["missing 2 releases", "2026-01 baseline KB5073379", "needs a reboot"]),
     ("26100.6899", "2025-10-20", "current-baseline", "2025", "26100.6899", "2025-10", [], "2026-01", []),
     ("26100.7392", "2026-01-13", "behind", "2025", "26100.7392", "2025-12", ["2026-01"], "2026-01", []),
-    ("26100.32690", "2026-04-14", "current-baseline", "2025", "26100.32690", "2026-04", [], "2026-07",
-     ["2026-07 baseline (predicted)"]),
-    ("26100.32772", "2026-05-20", "hotpatch", "2025", "26100.32772", "2026-05", [], "2026-07", []),
-    # Past the data: the rule predicts the releases the VM misses.
+    ("26100.32690", "2026-04-14", "current-baseline", "2025", "26100.32690", "2026-04", [], "2026-06",
+     ["2026-06 unplanned baseline KB5094125"]),
+    ("26100.32772", "2026-05-20", "hotpatch", "2025", "26100.32772", "2026-05", [], "2026-06", []),
+    # The unplanned June 2026 baseline (hotpatch-program.md §9.1) replaced the planned hotpatch.
     ("26100.32772", "2026-06-20", "behind", "2025", "26100.32772", "2026-05", ["2026-06"], "2026-07",
-     ["2026-06 hotpatch (predicted)"]),
+     ["2026-06 unplanned baseline KB5094125"]),
     ("26100.32772", "2026-08-20", "behind", "2025", "26100.32772", "2026-05", ["2026-07", "2026-08"],
-     "2026-10", []),
+     "2026-09", []),
+    # Past the calendar's data: nothing predicted counts as released, and the detail says what is open.
+    ("20348.5622", "2026-12-05", "unknown", "2022", "20348.5622", "2026-09", [], "2027-01",
+     ["last release the calendar knows", "calendar ends at 2026-09", "(2026-10..2026-11)", "calendar refresh"]),
+    ("20348.5386", "2026-12-05", "behind", "2022", "20348.5386", "2026-07", ["2026-09"], "2027-01",
+     ["2026-09 unplanned baseline KB5122882", "releases after 2026-09 are not counted"]),
     # The WS2025 GA image build is the baseline the first two hotpatches apply to.
     ("10.0.26100.1742", "2024-11-05", "current-baseline", "2025", "26100.1742", None, [], "2025-01",
      ["GA image build 26100.1742"]),
@@ -102,10 +107,11 @@ CASES = [
     ("26100.6950", "2025-11-05", "off-track", "2025", "26100.6950", None, [], "2026-01",
      ["lies between the 2025-10 baseline", "2025-11 hotpatch"]),
     # Higher than the latest release while the data still covers today: a regular/preview update.
-    ("26100.32800", "2026-05-20", "off-track", "2025", "26100.32800", None, [], "2026-07",
-     ["newer than the 2026-05 hotpatch KB5087423", "the latest release as of 2026-05-20"]),
-    # Higher than anything known once a predicted release is out: can't tell.
-    ("26100.32800", "2026-06-20", "unknown", "2025", "26100.32800", None, [], "2026-07", [CALENDAR_ENV]),
+    ("26100.33500", "2026-09-20", "off-track", "2025", "26100.33500", None, [], "2026-10",
+     ["newer than the 2026-09 unplanned baseline KB5122871", "the latest release as of 2026-09-20"]),
+    # Higher than anything known once a release day has passed that the calendar doesn't list: can't tell.
+    ("26100.33500", "2026-10-20", "unknown", "2025", "26100.33500", None, [], "2027-01",
+     ["calendar ends at 2026-09", "hpctl calendar refresh"]),
     ("26100.1000", "2026-02-20", "unknown", "2025", "26100.1000", None, ["2026-01", "2026-02"], "2026-04",
      ["older than the WS2025 GA image build"]),
     ("26100.1000", "2024-12-01", "unknown", "2025", "26100.1000", None, [], "2025-01", []),
@@ -128,9 +134,11 @@ CASES = [
      ["older than the 2023-10 baseline KB5031364"]),
     ("20348.2031", "2023-10-20", "current-baseline", "2022", "20348.2031", "2023-10", [], "2024-01", []),
     ("20348.2091", "2023-12-20", "behind", "2022", "20348.2091", "2023-11", ["2023-12"], "2024-01", []),
-    ("20348.5074", "2026-05-20", "hotpatch", "2022", "20348.5074", "2026-05", [], "2026-07", []),
-    # After WS2022 hotpatch ends (2027-10) there is no next reboot to announce.
-    ("20348.5074", "2028-01-15", "behind", "2022", "20348.5074", "2026-05", ["2027-10"], None, []),
+    ("20348.5074", "2026-05-20", "hotpatch", "2022", "20348.5074", "2026-05", [], "2026-06", []),
+    # After WS2022 hotpatch ends (2027-10) there is no next reboot to announce; the calendar's data ends at
+    # 2026-09, so only what it lists is counted as missing.
+    ("20348.5074", "2028-01-15", "behind", "2022", "20348.5074", "2026-05", ["2026-09"], None,
+     ["releases after 2026-09 are not counted"]),
 ]
 
 
@@ -174,9 +182,9 @@ def test_every_state_is_covered() -> None:
 @pytest.mark.parametrize(
     ("version", "words"),
     [
-        (None, "no OS build reported"),
-        ("", "no OS build reported"),
-        ("   ", "no OS build reported"),
+        (None, "no OS version reported"),
+        ("", "no OS version reported"),
+        ("   ", "no OS version reported"),
         ("22.04", "not a Windows build number"),
         ("5.15.0-1051-azure", "not a Windows build number"),
         ("garbage", "not a Windows build number"),
@@ -205,7 +213,7 @@ def test_unknown_other_windows_build(cal: Calendar) -> None:
 def test_unknown_without_update_revision(cal: Calendar) -> None:
     track = track_of("10.0.26100", date(2026, 2, 20), cal)
     assert (track.state, track.os, track.build) == ("unknown", "2025", None)
-    assert "no update revision" in track.detail
+    assert "doesn't report the update revision" in track.detail
 
 
 def test_with_and_without_the_10_0_prefix_agree(cal: Calendar) -> None:
@@ -275,3 +283,52 @@ def test_spec_example_os_version_form_is_parsed():
 
     assert parse_build("Microsoft Windows NT 10.0.26100.32772") == ("26100", 32772)
     assert parse_build("microsoft windows nt 10.0.20348.2227") == ("20348", 2227)
+
+
+# --- osVersion as Azure writes it (azure-wire.md §9.2) and the evidence that stands in for the revision ---
+
+
+def test_old_agent_form_is_never_read_as_revision_0(cal: Calendar) -> None:
+    # Old agents always write ".0": reading it as revision 0 called such VMs "missing the baseline".
+    track = track_of("Microsoft Windows NT 10.0.20348.0", date(2026, 8, 20), cal)
+    assert (track.state, track.os, track.build, track.missing) == ("unknown", "2022", None, ())
+    assert track.detail.startswith("unknown — the VM agent doesn't report the update revision")
+    assert "missing" not in track.detail and track.next_reboot is None
+    assert parse_build("Microsoft Windows NT 10.0.14393.0") is None
+    assert parse_build("10.0.20348.0") is None
+
+
+def test_deallocated_vm_says_so(cal: Calendar) -> None:
+    track = track_of(None, date(2026, 8, 20), cal, os_hint="2025", power_state="deallocated")
+    assert (track.state, track.os) == ("unknown", "2025")
+    assert "the VM is deallocated, so it reports no OS version" in track.detail
+
+
+def test_installed_kbs_place_a_vm_without_revision(cal: Calendar) -> None:
+    evidence = patch_evidence(["5099540", "890830", "KB5120229"], [])
+    track = track_of("Microsoft Windows NT 10.0.20348.0", date(2026, 8, 20), cal, evidence=evidence)
+    assert (track.state, track.build, track.month) == ("hotpatch", "20348.5440", "2026-08")
+    assert track.detail.startswith("from installed KB5120229 (Resource Graph installation records, as the VM agent")
+    later = track_of("Microsoft Windows NT 10.0.20348.0", date(2026, 9, 20), cal, evidence=evidence)
+    assert (later.state, [r.month for r in later.missing]) == ("behind", ["2026-09"])
+
+
+def test_installed_lcu_of_a_hotpatch_month_means_off_track(cal: Calendar) -> None:
+    evidence = patch_evidence(["KB5099540", "KB5120242"], [])  # August 2026's LCU, not its hotpatch
+    track = track_of(None, date(2026, 8, 20), cal, evidence=evidence, os_hint="2022", power_state="deallocated")
+    assert track.state == "off-track" and "KB5120242" in track.detail and "deallocated" in track.detail
+
+
+def test_an_available_calendar_kb_means_behind(cal: Calendar) -> None:
+    evidence = patch_evidence([], ["5120228", "890830"], assessed_at="2026-08-20T06:00:00Z")
+    track = track_of("Microsoft Windows NT 10.0.26100.0", date(2026, 8, 20), cal, evidence=evidence)
+    assert (track.state, track.os, track.build, [r.month for r in track.missing]) == (
+        "behind", "2025", None, ["2026-08"])
+    assert "lists the 2026-08 hotpatch KB5120228" in track.detail and "2026-08-20T06:00:00Z" in track.detail
+    assert track.next_reboot is not None and track.next_reboot.month == "2026-09"
+
+
+def test_kbs_of_no_calendar_release_leave_it_unknown(cal: Calendar) -> None:
+    evidence = patch_evidence(["890830"], ["2267602"])
+    track = track_of("Microsoft Windows NT 10.0.20348.0", date(2026, 8, 20), cal, evidence=evidence)
+    assert track.state == "unknown" and "doesn't report the update revision" in track.detail

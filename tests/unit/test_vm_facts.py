@@ -86,23 +86,48 @@ def test_resource_group_of_is_case_insensitive():
     assert resource_group_of("/subscriptions/x") == ""
 
 
-def test_assessment_row_merges_duplicate_kbs_and_drops_success_errors():
+def test_assessment_row_keeps_two_patches_with_one_kb_and_drops_success_errors():
+    # Real assessments list KB4474419 twice (2019-03 and 2019-09, two patchIds) and count both (§9.4).
     row = assessment_row({
-        "status": "Succeeded", "criticalAndSecurityPatchCount": 1, "otherPatchCount": 0, "rebootPending": False,
+        "status": "Succeeded", "criticalAndSecurityPatchCount": 2, "otherPatchCount": 0, "rebootPending": False,
         "availablePatches": [
-            {"kbId": "5087424", "name": "Hotpatch", "classifications": ["Security"], "rebootBehavior": "NeverReboots"},
-            {"kbId": "5087424", "name": "Hotpatch", "classifications": ["Critical"], "rebootBehavior": "NeverReboots"},
+            {"patchId": "dde351ae", "kbId": "4474419", "name": "2019-03 Security Update (KB4474419)",
+             "classifications": ["Security"], "rebootBehavior": "CanRequestReboot"},
+            {"patchId": "ac54099f", "kbId": "4474419", "name": "2019-09 Security Update (KB4474419)",
+             "classifications": ["Security"], "rebootBehavior": "CanRequestReboot"},
+            {"patchId": "ac54099f", "kbId": "4474419", "name": "2019-09 Security Update (KB4474419)",
+             "classifications": ["Critical"], "rebootBehavior": "CanRequestReboot"},
         ],
-        "error": {"code": "0", "details": []},
+        "error": {"code": "Success", "message": "0 error/s reported", "details": []},
     })
-    assert row["patches"] == [{"kbId": "KB5087424", "name": "Hotpatch", "classifications": ["Critical", "Security"],
-                               "rebootBehavior": "NeverReboots"}]
-    assert row["error"] is None
+    assert [(p["patchId"], p["kbId"], p["name"][:7]) for p in row["patches"]] == [
+        ("dde351ae", "KB4474419", "2019-03"), ("ac54099f", "KB4474419", "2019-09")]
+    assert row["patches"][1]["classifications"] == ["Critical", "Security"]  # one patchId listed twice is one
+    assert row["error"] is None and row["outcome"] == "Succeeded"
+
+
+@pytest.mark.parametrize(("status", "error", "outcome"), [
+    ("Succeeded", {"code": "Success", "message": "0 error/s reported", "details": []}, "Succeeded"),
+    ("Succeeded", {"code": "0"}, "Succeeded"),
+    ("Succeeded", None, "Succeeded"),
+    ("Succeeded", {"code": "1", "details": [{"code": "PACKAGE_MANAGER_FAILURE", "message": "x"}]},
+     "SucceededWithWarnings"),
+    ("CompletedWithWarnings", {"code": "2", "details": [{"code": "PACKAGE_LIST_TRUNCATED"}]},
+     "SucceededWithWarnings"),
+    ("CompletedWithWarnings", None, "SucceededWithWarnings"),
+    ("Failed", {"code": "Failed", "message": "1 error/s reported."}, "Failed"),
+    ("InProgress", None, "Failed"),
+])
+def test_result_error_semantics(status, error, outcome):
+    row = installation_row({"status": status, "error": error})
+    assert row["outcome"] == outcome
+    if outcome != "Succeeded":
+        assert row["error"] is not None or status == "CompletedWithWarnings" or status == "InProgress"
 
 
 def test_installation_row_keeps_real_errors():
     row = installation_row({"status": "Failed", "error": {"code": "InternalExecutionError", "message": "boom"}})
-    assert row["error"] == {"code": "InternalExecutionError", "message": "boom"}
+    assert row["error"] == {"code": "InternalExecutionError", "message": "boom"} and row["outcome"] == "Failed"
 
 
 def test_patch_status_row_reads_instance_view():
@@ -117,3 +142,16 @@ def test_patch_status_row_reads_instance_view():
     assert row["lastAssessment"]["rebootPending"] is True
     assert row["lastInstallation"]["status"] == "Failed" and row["lastInstallation"]["time"] == "2026-06-18T01:00:00Z"
     assert row["configurationStatuses"][0]["code"] == "PatchModeConfigurationState/Ready"
+
+
+def test_hot_patch_status_block_is_read_when_present():
+    row = patch_status_row({"patchStatus": {
+        "hotPatchStatus": {"hotPatchCompatibility": "Incompatible", "hotPatchOptInCompletionStatus": "Unknown",
+                           "lastInstalledCumulativeUpdateHotPatchStatus": "Unknown",
+                           "lastRefreshedTime": "2020-08-26T09:33:52.3417145-04:00",
+                           "error": {"details": [{"code": "UNSUPPORTED_VM_SIZE_FOR_GEN1", "message": "Incompatible"}]}},
+        "availablePatchSummary": {"status": "Succeeded"}}})
+    status = row["hotPatchStatus"]
+    assert (status["compatibility"], status["time"]) == ("Incompatible", "2020-08-26T13:33:52Z")
+    assert status["errors"] == [{"code": "UNSUPPORTED_VM_SIZE_FOR_GEN1", "message": "Incompatible"}]
+    assert patch_status_row({"patchStatus": {"availablePatchSummary": {}}})["hotPatchStatus"] is None
