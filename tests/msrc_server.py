@@ -116,6 +116,7 @@ class MsrcServer:
         self.data = data
         self.requests: list[str] = []
         self.overrides: dict[str, tuple[int, str]] = {}
+        self.once: dict[str, int] = {}  # path -> a status answered once, before the normal answer
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -140,6 +141,8 @@ class MsrcServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/cvrf/v3.0"
 
     def answer(self, path: str) -> tuple[int, str, str]:
+        if path in self.once:
+            return self.once.pop(path), "", "text/plain"
         if path in self.overrides:
             status, body = self.overrides[path]
             return status, body, "application/xml"

@@ -35,6 +35,7 @@ def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -
     render(result.rows, s.output, s.query, columns=columns, table_view=table_view)
     if getattr(result, "summary", None) and (result.interrupted or len(result.rows) > 1):
         info(result.summary)
+    _warn_completed_with_warnings(result.rows, what)
     if result.failed:
         names = ", ".join(r["name"] for r in result.failed[:5]) + (" …" if len(result.failed) > 5 else "")
         print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} VMs: {names}", file=sys.stderr)
@@ -45,6 +46,23 @@ def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -
         raise typer.Exit(result.interrupted)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _warn_completed_with_warnings(rows: list[dict[str, Any]], what: str) -> None:
+    """Say which VMs' operations completed with warnings (Azure's error code "1"/"2"): not failures, exit 0."""
+    from hpctl.cli.common import warn
+    from hpctl.core.patch_results import SUCCEEDED_WITH_WARNINGS
+
+    warned = [r for r in rows if r.get("outcome") == SUCCEEDED_WITH_WARNINGS]
+    if not warned:
+        return
+    parts = []
+    for row in warned[:5]:
+        err = (row.get("installation") or row.get("assessment") or {}).get("error") or {}
+        detail = "; ".join(str(d.get("code")) for d in err.get("details") or [] if d.get("code"))
+        parts.append(f"{row['name']} (code {err.get('code')}" + (f": {detail}" if detail else "") + ")")
+    more = " …" if len(warned) > 5 else ""
+    warn(f"{what} completed with warnings on {len(warned)} of {len(rows)} VMs: {', '.join(parts)}{more}")
 
 
 def _patch_list(patches: list[dict[str, Any]] | None, state: str) -> str:

@@ -507,7 +507,8 @@ class Compute:
                         "message": "Maintenance window exceeded; some patches were not installed.",
                     }
                 ],
-                "code": "Warning",
+                # Error code "1" (errors) under CompletedWithWarnings (azure-wire.md §9.5).
+                "code": "1",
                 "message": "1 error/s reported.",
             }
         else:

@@ -22,5 +22,12 @@ def test_demo_runs_every_step_as_expected(tmp_path):
     assert "Installed" in done.stdout
     # The demo runs on the calendar's last month (2026-09, an unplanned baseline): tracks name it.
     assert "current-baseline 2026-09" in done.stdout
+    # When the real day is past the calendar's data, the demo says so once, with the refresh command.
+    from datetime import date
+
+    from hpctl.core.calendar import builtin_calendar
+
+    stale = builtin_calendar().staleness(date.today()) is not None
+    assert done.stderr.count("hpctl calendar refresh") == (1 if stale else 0)
     # The demo cleans up after itself: no sandbox left registered in the user's state directory.
     assert not (tmp_path / ".hpctl" / "sandbox" / "endpoint.json").exists()

@@ -43,6 +43,21 @@ def msrc(record_mode: str, shared: Path, tmp_path: Path, monkeypatch: pytest.Mon
         yield Msrc(server)
 
 
+def test_a_503_is_retried_by_azure_cores_policy(msrc, hpctl, tmp_path, monkeypatch):
+    from azure.core.pipeline.policies import RetryPolicy
+
+    monkeypatch.setattr(RetryPolicy, "sleep", lambda self, *a, **k: None)  # the back-off itself is azure-core's
+    if msrc.server is not None:
+        msrc.server.once["/cvrf/v3.0/cvrf/2026-Oct"] = 503
+    result = hpctl("calendar", "refresh", "--endpoint", msrc.endpoint, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert {(c["os"], c["month"]) for c in json.loads(result.stdout)} >= {("2022", "2026-10"), ("2025", "2026-10")}
+    assert "would change" in result.stderr and "nothing written" in result.stderr
+    assert not _calendar_file(tmp_path).exists()
+    if msrc.server is not None:
+        assert msrc.server.requests.count("/cvrf/v3.0/cvrf/2026-Oct?api-version=2023-11-01") == 2
+
+
 def _calendar_file(tmp_path: Path) -> Path:
     return tmp_path / ".hpctl" / "calendar.json"
 

@@ -250,6 +250,8 @@ def test_an_assessment_with_error_code_2_succeeded_with_warnings(arm, hpctl):
     assert result.exit_code == 0, result.stderr
     row = rows_of(result)["warn-01"]
     assert row["outcome"] == "SucceededWithWarnings"
+    assert result.stderr == ("WARNING: assessment completed with warnings on 1 of 1 VMs: "
+                             "warn-01 (code 2: PACKAGE_LIST_TRUNCATED)\n")
     assert row["assessment"]["status"] == "Succeeded" and row["assessment"]["error"]["code"] == "2"
     assert row["assessment"]["error"]["details"][0]["code"] == "PACKAGE_LIST_TRUNCATED"
 

@@ -343,6 +343,8 @@ def test_install_semantics(tmp_path: Path) -> None:
         )
         assert window["status"] == "CompletedWithWarnings" and window["maintenanceWindowExceeded"] is True
         assert window["pendingPatchCount"] == 1
+        # Error code "1" under CompletedWithWarnings: errors, not a failure (azure-wire.md §9.5).
+        assert window["error"]["code"] == "1" and window["error"]["details"][0]["code"] == "SV_MAINTENANCE_WINDOW_ERROR"
 
         history = backend.history("rg1", "hot")
         assert len(history["assessments"]) >= 5 and len(history["installations"]) == 4

@@ -694,3 +694,31 @@ def test_calendar_is_immutable(cal: Calendar) -> None:
     releases = cal.releases("2025")
     releases.clear()
     assert len(cal.releases("2025")) == 23
+
+
+# --- ~/.hpctl/calendar.json (written by `calendar refresh`) ------------------------------------------------
+
+
+def test_refreshed_file_is_read_and_an_older_one_never_hides_builtin_months(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(CALENDAR_ENV, raising=False)
+    assert load_calendar().origin == "built-in"
+    doc = json.loads((Path(__file__).parents[2] / "hpctl" / "core" / "data" / "calendar.json").read_text())
+    for key, build in (("2022", "20348.5700"), ("2025", "26100.33600")):
+        months = [m for m in doc["os"][key]["months"] if m["month"] <= "2026-05"]  # refreshed before June
+        months.append({"month": "2026-10", "kind": "baseline", "date": "2026-10-13", "kb": "KB5999990",
+                       "build": build, "source": "made up for this test"})
+        doc["os"][key]["months"] = months
+    path = tmp_path / ".hpctl" / "calendar.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(doc))
+    cal = load_calendar()
+    assert cal.origin == str(path)
+    assert cal.month("2022", "2026-10").kb == "KB5999990"  # the refreshed month
+    assert cal.month("2022", "2026-06").kb == "KB5094128"  # the built-in months it lacked
+    assert cal.staleness(date(2026, 11, 1)) is None and cal.staleness(date(2026, 11, 10)) is not None
+    path.write_text("{")
+    with pytest.raises(InputError, match="not valid JSON") as raised:
+        load_calendar()
+    assert "calendar refresh" in (raised.value.hint or "")
