@@ -238,3 +238,24 @@ def test_refresh_bad_options_exit_2_before_any_request(hpctl, args, needle):
     result = hpctl("calendar", "refresh", *args)
     assert result.exit_code == 2
     assert result.stdout == "" and needle in result.stderr.splitlines()[0]
+
+
+def test_refresh_fills_a_known_month_that_lacks_its_build(hpctl, shared, tmp_path):
+    # hotpatch-program.md §9.2: the 2022-Feb document lists hotpatch KB5010456 with FixedBuild 20348.525; the
+    # built-in calendar knows that KB from a release-note fragment, without a build.
+    text = (shared / "msrc-samples" / "msrc-cvrf-2026-May-excerpt.xml").read_text()
+    text = (text.replace("May 2026", "February 2022").replace("2026-May", "2022-Feb")
+            .replace("2026-05-12T07:00:00", "2022-02-08T07:00:00")
+            .replace("5087424", "5010456").replace("20348.5074", "20348.525")
+            .replace("5087545", "5010354").replace("20348.5139", "20348.524"))
+    text = text.replace("20348.524<", "20348.587<")  # the month's LCU above the hotpatch
+    saved = tmp_path / "2022-Feb.xml"
+    saved.write_text(text)
+    target = tmp_path / "cal.json"
+    result = hpctl("calendar", "refresh", "--from", str(saved), "--calendar-file", str(target), "-o", "table")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[2].split()[:6] == ["2022", "2022-02", "updated", "hotpatch", "KB5010456",
+                                                         "20348.525"]
+    february = rows(hpctl("calendar", "--calendar-file", str(target), "--os", "2022", "--month", "2022-02"))[0]
+    assert (february["kb"], february["build"]) == ("KB5010456", "20348.525")
+    assert february["source"].startswith("MSRC CVRF 2022-Feb")

@@ -663,3 +663,52 @@ def test_rule_table_is_stable():
         ("HP014", "ineligible-image", "info"),
         ("HP015", "hotpatch-incompatible", "high"),
     ]
+
+
+# --- HP015 and the osVersion forms --------------------------------------------------------------------------
+
+INCOMPATIBLE = {"hotPatchCompatibility": "Incompatible", "hotPatchOptInCompletionStatus": "Unknown",
+                "lastInstalledCumulativeUpdateHotPatchStatus": "Unknown",
+                "lastRefreshedTime": "2026-05-19T09:33:52.3417145-04:00",
+                "error": {"details": [{"code": "UNSUPPORTED_VM_SIZE_FOR_GEN1",
+                                       "message": "Incompatible VM Size Standard_DS1_v2 for Generation 1 VMs."}]}}
+
+
+def _with_hot_patch_status(view, block):
+    view["patchStatus"] = {"hotPatchStatus": block, **view["patchStatus"]}
+    return view
+
+
+def test_hotpatch_incompatible_is_high_when_hotpatch_is_on_and_low_when_off(calendar):
+    on = vm_record(vm_json(name="gen1-on"), instance_view=_with_hot_patch_status(instance_view(), INCOMPATIBLE))
+    off_settings = {**HOTPATCH_SETTINGS, "enableHotpatching": False}
+    off = vm_record(vm_json(name="gen1-off", patch=off_settings),
+                    instance_view=_with_hot_patch_status(instance_view(), INCOMPATIBLE))
+    fine = vm_record(vm_json(name="gen2"), instance_view=_with_hot_patch_status(
+        instance_view(), {**INCOMPATIBLE, "hotPatchCompatibility": "Compatible", "error": None}))
+    report = run([on, off, fine], calendar=calendar)
+    found = {(f.resource_name, f.severity) for f in report.findings if f.rule_id == "HP015"}
+    assert found == {("gen1-on", "high"), ("gen1-off", "low")}
+    high = next(f for f in report.findings if f.rule_id == "HP015" and f.resource_name == "gen1-on")
+    assert "UNSUPPORTED_VM_SIZE_FOR_GEN1" in high.message and "enableHotpatching is on" in high.message
+    assert high.evidence["hotPatchStatus"]["compatibility"] == "Incompatible"
+
+
+@pytest.mark.parametrize(("os_version", "words"), [
+    ("Microsoft Windows NT 10.0.26100.0", "doesn't report the update revision"),
+    (None, "no OS version reported"),
+])
+def test_no_revision_is_unknown_not_behind(calendar, os_version, words):
+    report = run([vm_record(vm_json(), instance_view=instance_view(os_version=os_version))], calendar=calendar)
+    result = report.results[0]
+    assert result.track.state == "unknown" and words in result.track.detail
+    assert not {"HP010", "HP011"} & set(ids(report))
+
+
+def test_no_revision_but_installed_kb_places_the_vm(calendar):
+    record = vm_record(vm_json(), instance_view=instance_view(os_version="Microsoft Windows NT 10.0.26100.0"),
+                       installed_kbs=["KB5082063"])  # the April 2026 baseline; the May hotpatch is then missing
+    report = run([record], calendar=calendar, today=date(2026, 5, 30),
+                 now=datetime(2026, 5, 30, 6, 0, tzinfo=timezone.utc))
+    assert (report.results[0].track.state, report.results[0].track.month) == ("behind", "2026-04")
+    assert "HP011" in ids(report)
