@@ -23,6 +23,7 @@ from hpctl.core.calendar import (
 )
 from hpctl.core.calendar_merge import Change, calendar_document, merge_calendars, merge_months
 from hpctl.core.msrc import (
+    AmbiguousMonth,
     CvrfDocument,
     MsrcDataError,
     month_facts,
@@ -40,6 +41,7 @@ class RefreshResult:
     path: Path
     documents: list[str] = field(default_factory=list)  # CVRF document ids read, oldest first
     changes: list[Change] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # months the documents can't tell, and why
     written: bool = False
     calendar: Calendar | None = None
 
@@ -69,7 +71,7 @@ def refresh(*, calendar_file: Path | None, files: Sequence[Path], endpoint: str 
     documents.sort(key=lambda d: d.month or "")
     result = RefreshResult(path, [d.id for d in documents])
     try:
-        months, others = _months(base, documents)
+        months, others = _months(base, documents, result.left_out)
         merged = merge_months(base, months, others, as_of=max((d.released.date() for d in documents if d.released),
                                                                 default=None))
     except (MsrcDataError, InputError) as exc:
@@ -143,8 +145,8 @@ def _fetch(endpoint: str | None, since: str, today: date) -> list[CvrfDocument]:
     return documents
 
 
-def _months(base: Calendar, documents: list[CvrfDocument]) -> tuple[dict[str, list[Release]],
-                                                                    dict[str, list[OtherUpdate]]]:
+def _months(base: Calendar, documents: list[CvrfDocument], left_out: list[str]
+            ) -> tuple[dict[str, list[Release]], dict[str, list[OtherUpdate]]]:
     months: dict[str, list[Release]] = {key: [] for key in OS_LINES}
     others: dict[str, list[OtherUpdate]] = {key: [] for key in OS_LINES}
     for doc in documents:
@@ -152,7 +154,11 @@ def _months(base: Calendar, documents: list[CvrfDocument]) -> tuple[dict[str, li
             line = base.line(key)
             if (doc.month or "") < line.first_month or (line.last_month and (doc.month or "") > line.last_month):
                 continue  # outside the OS line's hotpatch program (WS2025's starts 2024-11)
-            facts = month_facts(doc, key, _previous_build(base, months[key], key, doc.month or ""))
+            try:
+                facts = month_facts(doc, key, _previous_build(base, months[key], key, doc.month or ""))
+            except AmbiguousMonth as exc:
+                left_out.append(str(exc))
+                continue
             if facts is None:
                 continue
             months[key].append(facts.release)

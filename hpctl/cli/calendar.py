@@ -159,5 +159,7 @@ def refresh(
     verb = "would change" if dry_run else "changed"
     where = "nothing written" if not result.written else f"wrote {result.path}"
     info(f"Read {read}: {changed} month(s) {verb}; {where}.")
+    for reason in result.left_out:
+        info(f"Left out: {reason}.")
     s = settings()
     render([c.as_dict() for c in result.changes], s.output, s.query, columns=CHANGE_COLUMNS)

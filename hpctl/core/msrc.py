@@ -44,6 +44,10 @@ class MsrcDataError(ValueError):
     """The data is not what the MSRC API serves, or is partial; the message says what is wrong."""
 
 
+class AmbiguousMonth(MsrcDataError):
+    """The document can't tell this month's release: it is left out (the calendar keeps what it has)."""
+
+
 @dataclass(frozen=True)
 class IndexEntry:
     """One entry of GET /updates."""
@@ -255,6 +259,8 @@ def month_facts(doc: CvrfDocument, os_key: str, previous_build: int | None) -> M
         return MonthFacts(release, other)
     if month < COMPLETE_SINCE and number not in PLANNED_BASELINE_MONTHS:
         return None
+    if number not in PLANNED_BASELINE_MONTHS:
+        _check_one_update(doc, os_key, lcu, previous_build)
     kind = BASELINE if number in PLANNED_BASELINE_MONTHS else UNPLANNED_BASELINE
     note = None if kind == BASELINE else "No hotpatch remediation for this OS in the month's document."
     release = Release(os_key, month, released, kind, lcu.kb, lcu.build, True, True, note=note,
@@ -263,15 +269,32 @@ def month_facts(doc: CvrfDocument, os_key: str, previous_build: int | None) -> M
     return MonthFacts(release, None)
 
 
-def _pick(doc: CvrfDocument, os_key: str, sub_type: str, previous_build: int | None) -> Fix | None:
-    """The KB of this OS line and kind cited by the most vulnerabilities; documents also cite other months'
-    KBs on CVEs revised later, whose builds are at or below the previous month's or outside the OS line."""
+def _check_one_update(doc: CvrfDocument, os_key: str, lcu: Fix, previous_build: int | None) -> None:
+    """No hotpatch entry: a baseline, unless a second widely cited 'Security Update' of the line is there too,
+    which is how a hotpatch listed under the generic SubType would look (reported for 2026-08,
+    hotpatch-program.md §9.2): then the month can't be told from this document."""
+    others = [f for f in _candidates(doc, os_key, LCU_SUBTYPE, previous_build)
+              if f.kb != lcu.kb and f.cited_by >= max(2, lcu.cited_by // 5)]
+    if others:
+        listed = ", ".join(f"{f.kb} ({f.build}, {_cited(f.cited_by)})" for f in [lcu, *others])
+        raise AmbiguousMonth(f"{doc.label}: no 'Security Hotpatch Update' for Windows Server {os_key} but several "
+                             f"'Security Update' KBs ({listed}); one may be the hotpatch under the generic SubType, "
+                             "so the month was left out")
+
+
+def _candidates(doc: CvrfDocument, os_key: str, sub_type: str, previous_build: int | None) -> list[Fix]:
     prefix = BUILD_PREFIX[os_key] + "."
-    candidates = [
+    return [
         f for f in doc.fixes
         if f.sub_type.lower() == sub_type and f.products & PRODUCTS[os_key] and f.build and f.build.startswith(prefix)
         and (previous_build is None or _ubr(f.build) > previous_build)
     ]
+
+
+def _pick(doc: CvrfDocument, os_key: str, sub_type: str, previous_build: int | None) -> Fix | None:
+    """The KB of this OS line and kind cited by the most vulnerabilities; documents also cite other months'
+    KBs on CVEs revised later, whose builds are at or below the previous month's or outside the OS line."""
+    candidates = _candidates(doc, os_key, sub_type, previous_build)
     if not candidates:
         return None
     # Ties go to the lower build: a later month's KB cited early is the carry-over, not this month's.

@@ -149,3 +149,15 @@ def test_index_that_is_not_the_index_is_refused() -> None:
         parse_index('{"error": "nope"}', "index")
     with pytest.raises(MsrcDataError, match="not JSON"):
         parse_index("<html/>", "index")
+
+
+def test_a_hotpatch_under_the_generic_subtype_leaves_the_month_out(samples: Path) -> None:
+    # Reported for 2026-08 (hotpatch-program.md §9.2): the hotpatch KB listed as a plain "Security Update".
+    from hpctl.core.msrc import AmbiguousMonth
+
+    head, block, tail = _vulnerability(_may(samples))
+    generic = block.replace("Security Hotpatch Update", "Security Update")
+    copies = [generic.replace("CVE-2026-33834", f"CVE-2026-4000{n}") for n in range(3)]
+    doc = parse_document(head + "".join(copies) + tail, "May, generic SubType")
+    with pytest.raises(AmbiguousMonth, match="KB5087424 .*KB5087545 .*left out"):
+        month_facts(doc, "2022", previous_build=5020)
