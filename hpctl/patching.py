@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hpctl.core.calendar import load_calendar
+from hpctl.core.calendar import Calendar, load_calendar
 from hpctl.core.patch_results import hotpatch_incompatible, patch_status_row
 from hpctl.core.targets import TargetSpec
 from hpctl.core.track import PatchEvidence, needs_evidence, track_of, track_summary
@@ -85,7 +85,8 @@ def base_row(target: Target) -> dict[str, Any]:
     return row
 
 
-def status_row(target: Target, today: date, evidence: PatchEvidence | None = None) -> dict[str, Any]:
+def status_row(target: Target, today: date, evidence: PatchEvidence | None = None,
+               calendar: Calendar | None = None) -> dict[str, Any]:
     row = base_row(target)
     vm = target.vm or {}
     facts = vm_facts(vm) if vm else None
@@ -93,8 +94,9 @@ def status_row(target: Target, today: date, evidence: PatchEvidence | None = Non
     patch_status = patch_status_row(instance_view)
     track = None
     if facts is not None and facts.eligible:
-        track = track_summary(track_of(instance_view.get("osVersion"), today, load_calendar(), evidence=evidence,
-                                       os_hint=facts.os_line, power_state=power_state(instance_view)))
+        track = track_summary(track_of(instance_view.get("osVersion"), today, calendar or load_calendar(),
+                                       evidence=evidence, os_hint=facts.os_line,
+                                       power_state=power_state(instance_view)))
     row.update({
         "location": facts.location if facts else None,
         "zone": ",".join(facts.zones) if facts else None,
@@ -118,6 +120,7 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
         raise NotFoundError("No VM matched the targets given.",
                             hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
     evidence = _evidence(conn, targets)
+    calendar = load_calendar()  # once: a refreshed calendar file is parsed and merged on each load
     result = FleetResult()
     for target in targets:
         if target.error is not None:
@@ -126,7 +129,7 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
             if len(targets) == 1:
                 result.single_error = as_error(target.error)
         else:
-            row = status_row(target, today, evidence.get(str((target.vm or {}).get("id", "")).lower()))
+            row = status_row(target, today, evidence.get(str((target.vm or {}).get("id", "")).lower()), calendar)
             row["error"] = None
         result.rows.append(row)
     return result
