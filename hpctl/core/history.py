@@ -85,6 +85,8 @@ def patch_of(record: dict[str, Any]) -> dict[str, Any]:
     props = record.get("properties") or {}
     kb = props.get("kbId")
     return {
+        # One KB can be two patches; the patchId tells them apart (azure-wire.md §9.4).
+        "patchId": props.get("patchId") or str(record.get("id", "")).rsplit("/", 1)[-1] or None,
         "kbId": f"KB{kb}" if kb and not str(kb).upper().startswith("KB") else kb,
         "name": props.get("patchName"),
         "classifications": list(props.get("classifications") or []),
