@@ -17,7 +17,8 @@ def test_old_agents_write_the_nt_prefix_and_revision_0(fleet_arm: Arm) -> None:
 
 def test_a_deallocated_vm_reports_no_os_and_cannot_be_patched(fleet_arm: Arm) -> None:
     view = fleet_arm.instance_view(AGENTS, "stopped-01")
-    assert "osVersion" not in view and "osName" not in view and "vmAgent" not in view
+    assert "osVersion" not in view and "osName" not in view
+    assert view["vmAgent"]["statuses"][0]["displayStatus"] == "Not Ready"
     assert [s["code"] for s in view["statuses"]][-1] == "PowerState/deallocated"
     assert view["patchStatus"]["lastPatchInstallationSummary"]["status"] == "Succeeded"  # from before it stopped
     done = fleet_arm.assess(AGENTS, "stopped-02")
