@@ -111,13 +111,14 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
 
 
 def demo_day() -> date:
-    """A week after the newest release in hpctl's calendar: every build the fleet runs is then a known one."""
+    """A week after the newest hotpatch in hpctl's calendar: every build the fleet runs is then a known one, and
+    up-to-date VMs run a hotpatch (which the rollback step removes), not a baseline."""
     from datetime import timedelta
 
-    from hpctl.core.calendar import OS_LINES, load_calendar
+    from hpctl.core.calendar import HOTPATCH, OS_LINES, load_calendar
 
     calendar = load_calendar()
-    newest = max(r.date for line in OS_LINES for r in calendar.releases(line) if r.known)
+    newest = max(r.date for line in OS_LINES for r in calendar.releases(line) if r.known and r.kind == HOTPATCH)
     return min(date.today(), newest + timedelta(days=8))
 
 
@@ -173,8 +174,8 @@ def demo(
         os.environ["HPCTL_STATE_DIR"] = str(Path(tmp) / "rollouts")
         unexpected: list[str] = []
         try:
-            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} (the "
-                 "latest month hpctl's calendar knows KBs and builds for).\n")
+            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} (a week after "
+                 "the latest hotpatch hpctl's calendar knows the KB and build of).\n")
             for title, template, expected in DEMO_STEPS:
                 line = template.format(day=day.isoformat())
                 info(f"# {title}\n$ hpctl {line}")
