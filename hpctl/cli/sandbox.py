@@ -174,8 +174,8 @@ def demo(
         os.environ["HPCTL_STATE_DIR"] = str(Path(tmp) / "rollouts")
         unexpected: list[str] = []
         try:
-            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} (a week after "
-                 "the latest hotpatch hpctl's calendar knows the KB and build of).\n")
+            info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} "
+                 "(a week after the latest hotpatch hpctl's calendar knows the KB and build of).\n")
             for title, template, expected in DEMO_STEPS:
                 line = template.format(day=day.isoformat())
                 info(f"# {title}\n$ hpctl {line}")
