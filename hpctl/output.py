@@ -171,3 +171,10 @@ def render(
         text = to_tsv(data, columns)
     stream.write(text)
     stream.flush()
+
+
+def write_document(text: str, stream: TextIO | None = None) -> None:
+    """A document a command builds itself (a .reg file, a PowerShell script) goes to stdout as it is."""
+    stream = stream or sys.stdout
+    stream.write(text)
+    stream.flush()

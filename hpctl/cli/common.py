@@ -83,8 +83,11 @@ _COMMON = [
 COMMON_NAMES = tuple(p.name for p in _COMMON)
 
 
-def resolve(root: dict[str, Any], local: dict[str, Any]) -> Settings:
-    """Merge options: the subcommand's value wins over the root's, which wins over the environment."""
+def resolve(root: dict[str, Any], local: dict[str, Any], extra_outputs: tuple[str, ...] = ()) -> Settings:
+    """Merge options: the subcommand's value wins over the root's, which wins over the environment.
+
+    `extra_outputs` are the document formats a command writes itself (e.g. reg, ps1) beside the usual ones.
+    """
 
     def pick(name: str) -> Any:
         value = local.get(name)
@@ -94,8 +97,11 @@ def resolve(root: dict[str, Any], local: dict[str, Any]) -> Settings:
 
     given = pick("output") or os.environ.get("AZURE_CORE_OUTPUT")
     output = given or "json"
-    if output not in OUTPUT_FORMATS:
-        raise InputError(f"--output {output!r} is not a format hpctl knows; use one of {', '.join(OUTPUT_FORMATS)}.")
+    if output not in OUTPUT_FORMATS + extra_outputs:
+        known = ", ".join(OUTPUT_FORMATS + extra_outputs)
+        raise InputError(f"--output {output!r} is not a format hpctl knows; use one of {known}.")
+    if output in extra_outputs and pick("query"):
+        raise InputError(f"--query applies to json, yaml, table and tsv output, not to -o {output}.")
     cloud = pick("cloud") or os.environ.get("HPCTL_CLOUD") or "AzureCloud"
     match = {c.lower(): c for c in CLOUDS}.get(cloud.lower())
     if match is None:
@@ -185,6 +191,16 @@ def draws_pictures(fn: F) -> F:
     return fn
 
 
+def extra_outputs(*formats: str) -> Callable[[F], F]:
+    """Let a command accept document formats of its own in -o (apply below @command)."""
+
+    def mark(fn: F) -> F:
+        fn.extra_outputs = formats  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
 def command(fn: F) -> F:
     """Give a command the common options (after the subcommand too) and the central error handling."""
     # Resolve string annotations (from __future__ import annotations) so Typer sees the Option metadata.
@@ -198,7 +214,7 @@ def command(fn: F) -> F:
         global _current
         local = {name: kwargs.pop(name, None) for name in COMMON_NAMES}
         try:
-            _current = resolve(ROOT_OPTIONS, local)
+            _current = resolve(ROOT_OPTIONS, local, getattr(fn, "extra_outputs", ()))
             configure_logging(_current)
             if _current.output in PICTURE_FORMATS and not getattr(fn, "draws_pictures", False):
                 # Refused before the command runs: a write must not happen only to fail at rendering.
