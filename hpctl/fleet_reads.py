@@ -72,6 +72,20 @@ def require_group_if_empty(conn: Connection, scope: GraphScope, found: int) -> N
                             f"{', '.join(subscriptions)}.", hint="Check -g/--resource-group and --subscriptions.")
 
 
+def schedule_index(conn: Connection, subscriptions: Sequence[str] | None,
+                   stats: dict[str, int] | None = None, vm_ids: Sequence[str] = ()) -> Any:
+    """Update Manager schedules and their assignments (static and dynamic) in two paged queries; with vm_ids,
+    only those VMs' static assignments are read (dynamic scopes always are: any VM may match one)."""
+    from hpctl.core.schedules import ScheduleIndex
+
+    stats = {} if stats is None else stats
+    scope = GraphScope(list(subscriptions) if subscriptions else None, None, [], [])
+    configurations = _run(conn, q.maintenance_configurations_query(), scope, stats)
+    assignments = _run(conn, q.maintenance_assignments_query(vm_ids[:ID_BATCH] if len(vm_ids) <= ID_BATCH else ()),
+                       scope, stats)
+    return ScheduleIndex(configurations, assignments)
+
+
 def history(conn: Connection, scope: GraphScope, days: int, *, patches: bool = False) -> dict[str, Any]:
     """Per-VM timelines for the last `days` days (one paged query; two when filtering by tag)."""
     stats: dict[str, int] = {}
@@ -158,13 +172,15 @@ def compliance_inputs(conn: Connection, scope: GraphScope, *, instance_views: bo
     without_revision = [vm["id"] for vm in data["vms"] if needs_evidence(vm)]
     evidence = patch_evidence(conn, without_revision, scope, stats) if without_revision else {}
     views = compute_instance_views(conn, scope, data["vms"], stats) if instance_views else {}
+    schedules = schedule_index(conn, scope.subscriptions, stats) if data["vms"] else None
     vms = []
     for vm in data["vms"]:
         key = vm["id"].lower()
         slot = by_vm.get(key, {})
         vms.append(vm_record(vm, instance_view=views.get(key), assessment=slot.get("assessment"),
                              installation=slot.get("installation"), patches=slot.get("patches") or (),
-                             installed_kbs=evidence[key].installed if key in evidence else ()))
+                             installed_kbs=evidence[key].installed if key in evidence else (),
+                             schedules=schedules.for_vm(vm) if schedules is not None else None))
     return vms, [scale_set_record(s) for s in data["scaleSets"]], stats
 
 

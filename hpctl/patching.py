@@ -86,7 +86,7 @@ def base_row(target: Target) -> dict[str, Any]:
 
 
 def status_row(target: Target, today: date, evidence: PatchEvidence | None = None,
-               calendar: Calendar | None = None) -> dict[str, Any]:
+               calendar: Calendar | None = None, schedules: Any = None) -> dict[str, Any]:
     row = base_row(target)
     vm = target.vm or {}
     facts = vm_facts(vm) if vm else None
@@ -105,6 +105,8 @@ def status_row(target: Target, today: date, evidence: PatchEvidence | None = Non
         "osVersion": instance_view.get("osVersion"),
         "powerState": power_state(instance_view),
         "track": track,
+        # Update Manager schedules the VM is in (None when they could not be read).
+        "schedules": [s.as_dict() for s in schedules.for_vm(vm)] if schedules is not None and vm else None,
     })
     row.update(patch_status)
     if hotpatch_incompatible(patch_status["hotPatchStatus"]):
@@ -121,6 +123,17 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
                             hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
     evidence = _evidence(conn, targets)
     calendar = load_calendar()  # once: a refreshed calendar file is parsed and merged on each load
+    from hpctl.fleet_reads import schedule_index
+
+    read = [t.vm["id"] for t in targets if t.vm]
+    schedules = None
+    if read:
+        try:
+            # Named VMs: only their own assignments are read (and every dynamic scope).
+            schedules = schedule_index(conn, [conn.subscription_id], vm_ids=read if spec.vms else ())
+        except Exception as exc:  # noqa: BLE001 - status stands without schedules; say why they are missing
+            log.warning("Update Manager schedules could not be read (%s); the schedules column is left empty.",
+                        as_error(exc).message)
     result = FleetResult()
     for target in targets:
         if target.error is not None:
@@ -129,7 +142,8 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
             if len(targets) == 1:
                 result.single_error = as_error(target.error)
         else:
-            row = status_row(target, today, evidence.get(str((target.vm or {}).get("id", "")).lower()), calendar)
+            row = status_row(target, today, evidence.get(str((target.vm or {}).get("id", "")).lower()), calendar,
+                             schedules)
             row["error"] = None
         result.rows.append(row)
     return result

@@ -24,7 +24,12 @@ GRAPH_TABLE_ACTIONS = {
     q.ASSESSMENT_PATCH_TYPE: "Microsoft.Compute/virtualMachines/patchAssessmentResults/latest/softwarePatches/read",
     q.INSTALLATION_TYPE: "Microsoft.Compute/virtualMachines/patchInstallationResults/read",
     q.INSTALLATION_PATCH_TYPE: "Microsoft.Compute/virtualMachines/patchInstallationResults/softwarePatches/read",
+    q.MAINTENANCE_CONFIG_TYPE: "Microsoft.Maintenance/maintenanceConfigurations/read",
+    q.MAINTENANCE_ASSIGNMENT_TYPE: "Microsoft.Maintenance/configurationAssignments/read",
 }
+# The one delete: vm enable-hotpatch --leave-schedule removes the VM's configuration assignment (the schedule
+# itself stays); the cassettes hold that DELETE, so needed() requires it too.
+ALLOWED_DELETES = {"microsoft.maintenance/configurationassignments/delete"}
 
 
 def action_for(method: str, uri: str) -> str:
@@ -93,7 +98,8 @@ def needed() -> set[str]:
 def test_role_is_well_formed_and_narrow():
     assert ROLE["IsCustom"] is True and ROLE["AssignableScopes"] == ["/subscriptions/{subscriptionId}"]
     assert ROLE["DataActions"] == [] and ROLE["NotActions"] == []
-    assert not [a for a in ROLE["Actions"] if "*" in a or a.lower().endswith("/delete")]
+    assert not [a for a in ROLE["Actions"] if "*" in a]
+    assert {a.lower() for a in ROLE["Actions"] if a.lower().endswith("/delete")} == ALLOWED_DELETES
 
 
 def test_every_call_hpctl_makes_is_allowed():
@@ -117,6 +123,8 @@ def test_action_mapping_examples():
                       "eastus/operations/1?p=2") == "Microsoft.Compute/locations/operations/read"
     assert action_for("PUT", "https://management.azure.com/subscriptions/s/resourcegroups/rg") == (
         "Microsoft.Resources/subscriptions/resourceGroups/write")
+    assert action_for("DELETE", vm + "/providers/Microsoft.Maintenance/configurationAssignments/mc?api-version=1") == (
+        "Microsoft.Maintenance/configurationAssignments/delete")
 
 
 def needed_reads() -> set[str]:

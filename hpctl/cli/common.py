@@ -251,3 +251,4 @@ MaxParallelOpt = Annotated[int, typer.Option("--max-parallel", metavar="N", show
                                              callback=_parallel_range,
                                              help="How many VMs to work on at once: 1-64 (default 8).")]
 NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Return once Azure accepted the operations.")]
+

@@ -97,7 +97,7 @@ def history(
 REPORT_FORMATS = ("table", "json", "markdown", "junit")
 REPORT_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
                   Column("Compliant", "compliant"), Column("Worst", "worstSeverity"), Column("Findings", "findings"),
-                  Column("Track", "track"), Column("NextReboot", "nextReboot")]
+                  Column("Track", "track"), Column("NextReboot", "nextReboot"), Column("Schedule", "schedule")]
 
 
 def _write(path: Any, text: str) -> None:

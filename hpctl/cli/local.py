@@ -64,40 +64,41 @@ def wu_settings(
 @app.command("check")
 @command
 def check(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="The JSON the wu-settings -o ps1 script printed "
-                                         "on the guest ('-' for stdin).", show_default=False)],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="The JSON the wu-settings -o ps1 script "
+                                                "printed on each guest ('-' for stdin).", show_default=False)],
     as_of: Annotated[str | None, typer.Option("--as-of", metavar="DATE", help="Judge the hotpatch track as of "
                                               "this day (YYYY-MM-DD; default today).")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", metavar="LEVEL", help="Exit 5 when a finding is at "
                                                 "or above error or warning.")] = None,
 ) -> None:
-    """Check what the wu-settings script reported on an Azure Local guest, and say what is wrong.
+    """Check what the wu-settings script reported on Azure Local guests, and say what is wrong.
 
-    Reads the build and update revision (judged against the hotpatch calendar), the Windows Update client
-    settings, virtualization-based security, and on 2022 the ISO enrollment artefacts. Each finding names
-    its source. Sends nothing to Azure.
+    Reads each guest's build and update revision (judged against the hotpatch calendar), the Windows Update
+    client settings, virtualization-based security, and on 2022 the ISO enrollment artefacts. Each finding
+    names its source. Every file is read before any is judged (a bad one: exit 2). Sends nothing to Azure.
 
     Example:
 
         hpctl local check check.json -o table
 
-        hpctl local check check.json --fail-on error
+        hpctl local check guests/*.json --fail-on error -o table
     """
-    import sys
-
     from hpctl.cli.patch import _as_of
     from hpctl.core import azure_local
     from hpctl.core.calendar import load_calendar
 
     threshold = azure_local.parse_level(fail_on) if fail_on is not None else None
     today = _as_of(as_of)
-    if str(file) == "-":
-        report = azure_local.parse_guest_report(sys.stdin.buffer.read(), "stdin")
-    else:
-        report = azure_local.read_guest_report(file)
-    result = azure_local.check_guest(report, today, load_calendar())
+    reports = [azure_local.read_guest_report(f) for f in files]
+    calendar = load_calendar()
+    results = [azure_local.check_guest(r, today, calendar) for r in reports]
     s = settings()
-    render(result, s.output, s.query, columns=FINDING_COLUMNS, table_view=lambda r: r["findings"])
-    if azure_local.exceeds(result, threshold):
-        count = sum(1 for f in result["findings"] if f["level"] in ("error", threshold))
-        raise NonCompliantError(f"{count} finding(s) at or above {threshold} on {result['computerName'] or file}.")
+    columns = FINDING_COLUMNS if len(results) == 1 else [Column("Computer", "computerName"), *FINDING_COLUMNS]
+    render(results[0] if len(results) == 1 else results, s.output, s.query, columns=columns,
+           table_view=lambda data: [{"computerName": r["computerName"], **f}
+                                    for r in (data if isinstance(data, list) else [data]) for f in r["findings"]])
+    failing = [r["computerName"] or str(f) for r, f in zip(results, files, strict=True)
+               if azure_local.exceeds(r, threshold)]
+    if failing:
+        raise NonCompliantError(f"Findings at or above {threshold} on {len(failing)} of {len(results)} guests: "
+                                f"{', '.join(failing[:5])}{' …' if len(failing) > 5 else ''}.")

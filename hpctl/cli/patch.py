@@ -321,6 +321,7 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "trackState": ((r.get("track") or {}).get("state") or "") +
                     (f" {r['track']['month']}" if (r.get("track") or {}).get("month") else ""),
                     "flagList": ", ".join(r.get("flags") or []),
+                    "scheduleList": ", ".join(x["name"] for x in r.get("schedules") or []),
                     "errorMessage": (r.get("error") or {}).get("message")})
     return out
 
@@ -332,7 +333,7 @@ STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup
                   Column("LastAssessed", "assessed"), Column("Critical+Security", "critical"),
                   Column("Other", "other"), Column("RebootPending", "rebootPending"),
                   Column("LastInstall", "installed"), Column("InstallStatus", "installStatus"),
-                  Column("Flags", "flagList"), Column("Error", "errorMessage")]
+                  Column("Flags", "flagList"), Column("Schedule", "scheduleList"), Column("Error", "errorMessage")]
 
 
 AsOfOpt = Annotated[str | None, typer.Option(
@@ -361,7 +362,8 @@ def status(
 
     Reads each VM's model (hotpatch, patch mode, assessment mode) and its instance view (OS build,
     patchStatus). The track says whether the build is the current baseline or hotpatch, behind (and
-    missing which releases), or off track (e.g. after an out-of-band cumulative update).
+    missing which releases), or off track (e.g. after an out-of-band cumulative update). Schedules are the
+    Update Manager maintenance configurations each VM is in (assigned, or matched by a dynamic scope).
 
     Example:
 

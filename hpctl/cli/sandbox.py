@@ -105,6 +105,12 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
     ("Roll that VM back to its last known good baseline: remove the hotpatch, restart, verify the build",
      "--cloud sandbox rollback -g rg-web -n web-01 --yes -o table", 0),
     ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
+    ("Hotpatch can't share a VM with a customer-managed Update Manager schedule: refused",
+     "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02", 2),
+    ("...unless the VM leaves the schedule: its assignment is deleted, then hotpatch is turned on",
+     "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02 --leave-schedule --yes -o table", 0),
+    ("Windows Update client settings for an Azure Local guest without Arc, each with its source",
+     "local wu-settings --os 2025 -o table", 0),
     ("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",
      "--cloud sandbox report --as-of {day} --fail-on high", 5),
 ]

@@ -17,6 +17,7 @@ from hpctl.cli.common import (
     settings,
     warn,
 )
+from hpctl.cli.confirm import YesOpt
 from hpctl.cli.patch import InFlightOpt
 from hpctl.cli.provision_common import (
     AdminUserOpt,
@@ -31,7 +32,7 @@ from hpctl.cli.provision_common import (
     require_eligible,
     show_warnings,
 )
-from hpctl.errors import InputError
+from hpctl.errors import AzureOperationError, InputError
 from hpctl.output import Column, render
 
 app = typer.Typer(help="Hotpatch VMs: create them right, or fix existing ones.", no_args_is_help=True)
@@ -140,49 +141,84 @@ def create(
 @app.command("enable-hotpatch")
 @command
 def enable_hotpatch(
-    name: VmNameOpt,
+    name: NameOpt = None,
     resource_group: GroupOpt = None,
+    ids: IdsOpt = None,
+    tag: TagOpt = None,
     reboot_setting: Annotated[str | None, typer.Option(
-        "--reboot-setting", metavar="SETTING", help="IfRequired, Never or Always (default: keep the VM's, "
-        "else IfRequired).")] = None,
-    dry_run: DryRunOpt = False,
+        "--reboot-setting", metavar="SETTING", help="Also set rebootSetting: IfRequired, Never or Always "
+        "(default: leave the VM's as it is).")] = None,
+    leave_schedule: Annotated[bool, typer.Option(
+        "--leave-schedule", help="Remove the VM's assignment to a customer-managed Update Manager schedule "
+        "(after the confirmation); without it such a VM is refused.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change (reads only); send no "
+                                          "write.")] = False,
+    yes: YesOpt = False,
+    max_parallel: InFlightOpt = None,
 ) -> None:
-    """Turn hotpatch on for an existing VM on an eligible image: shows the change, then applies it.
+    """Turn hotpatch on for existing VMs on eligible images: one, a group, tagged, or the whole subscription.
 
-    Refuses (exit 2) where the image can't hotpatch or where Azure would refuse the patch-mode change, and
-    leaves a VM that is already right alone.
+    Changes only what hotpatch needs (patchMode AutomaticByPlatform, enableHotpatching, the safety-check
+    bypass off; rebootSetting only with --reboot-setting) and reports other drift without fixing it. Refuses
+    (exit 2 for one VM; listed for a fleet) an image that can't hotpatch, a patch-mode change Azure won't make,
+    and a VM in a customer-managed schedule unless --leave-schedule. Shows the plan, and asks before writing
+    to more than one VM or taking a VM out of its schedule (--yes to skip); a VM that is already right is
+    left alone.
 
     Example:
 
-        hpctl vm enable-hotpatch -g rg-legacy -n app-07
-
         hpctl vm enable-hotpatch -g rg-legacy -n app-07 --dry-run -o table
-    """
-    from hpctl import provisioning
-    from hpctl.core.vm_rules import validate_reboot_setting
-    from hpctl.edge.clients import connect
 
-    if resource_group is None:
-        raise InputError("vm enable-hotpatch needs -g/--resource-group and -n/--name.")
+        hpctl vm enable-hotpatch -g rg-api --tag env=prod --leave-schedule --yes
+    """
+    from hpctl.cli.patch import _targets
+    from hpctl.core.vm_rules import validate_reboot_setting
+
     wanted = validate_reboot_setting(reboot_setting) if reboot_setting else None
+    spec = _targets(name, resource_group, ids, tag)
+    _enable(spec, wanted, leave_schedule, dry_run, yes, max_parallel)
+
+
+def _enable(spec: Any, reboot_setting: str | None, leave_schedule: bool, dry_run: bool, yes: bool,
+            max_parallel: int | None) -> None:
+    """Resolve the targets per subscription, run hotpatch_enable.enable with the shared confirmation and
+    progress display, render one row per VM (an object for one VM), and exit as the outcome says."""
+    from hpctl import hotpatch_enable as he
+    from hpctl.cli.confirm import confirm_write, require_tty_or_yes, target_lines
+    from hpctl.cli.patch import _in_flight, _pool
+    from hpctl.cli.progress import fleet_progress
+    from hpctl.fleet.commands import resolve_parts
+
+    in_flight = _in_flight(max_parallel)
+    single = spec.scope == "vms" and len(spec.vms) == 1
+    if not dry_run:
+        require_tty_or_yes(yes=yes, may_be_many=not single)
     s = settings()
-    conn = connect(s.cloud, s.subscription)
-    _vm, plan = provisioning.plan_hotpatch(conn, resource_group, name, wanted)
-    for message in plan.warnings:
-        warn(message)
-    changes = [{"setting": c.setting, "before": c.before, "after": c.after} for c in plan.changes]
-    if plan.already_enabled:
-        info(f"{name} already has every hotpatch setting; nothing to change.")
-        render({"name": name, "resourceGroup": resource_group, "changed": False, "changes": []}, s.output, s.query)
-        return
-    for c in plan.changes:
-        info(f"{c.setting}: {c.before} -> {c.after}")
-    if dry_run:
-        render({"name": name, "resourceGroup": resource_group, "changed": False, "dryRun": True,
-                "changes": changes}, s.output, s.query)
-        return
-    row = provisioning.apply_hotpatch(conn, resource_group, plan)
-    render({**row, "changed": True, "changes": changes}, s.output, s.query)
+
+    def confirm(items: list[Any]) -> None:
+        planned = [i for i in items if i.state == he.PLANNED]
+        leaving = he.leaving_lines(items)
+        confirm_write("enable-hotpatch", len(planned), target_lines([i.target for i in planned]) + leaving,
+                      yes=yes, always=bool(leaving))
+
+    result = he.enable(resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight)),
+                       reboot_setting=reboot_setting, leave_schedule=leave_schedule, named=bool(spec.vms),
+                       single=single, dry_run=dry_run, in_flight=in_flight, confirm=confirm,
+                       progress=lambda total: fleet_progress(total, "enable-hotpatch"), say=info, warn=warn)
+    if result.single_error is not None:
+        raise result.single_error
+    columns = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Outcome", "outcome"),
+               Column("Setting", "setting"), Column("Before", "before"), Column("After", "after"),
+               Column("Note", "note")]
+    render(result.rows[0] if single else result.rows, s.output, s.query, columns=columns,
+           table_view=lambda data: he.table_rows(data if isinstance(data, list) else [data]))
+    if result.interrupted is not None:
+        raise typer.Exit(result.interrupted)
+    if result.failed:
+        names = ", ".join(f"{r['resourceGroup']}/{r['name']}" for r in result.failed[:5])
+        more = " …" if len(result.failed) > 5 else ""
+        raise AzureOperationError(f"hotpatch was not turned on for {len(result.failed)} of {len(result.rows)} VMs: "
+                                  f"{names}{more}")
 
 
 def _patches_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -271,7 +271,11 @@ def parse_guest_report(raw: bytes, where: str) -> GuestReport:
 
 
 def read_guest_report(path: Path) -> GuestReport:
-    """parse_guest_report of a file; a missing or unreadable file is an InputError too."""
+    """parse_guest_report of a file ('-': standard input); a missing or unreadable file is an InputError too."""
+    if str(path) == "-":
+        import sys
+
+        return parse_guest_report(sys.stdin.buffer.read(), "stdin")
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:

@@ -14,6 +14,7 @@ from typing import Any
 from hpctl.core.calendar import Calendar, Release, Staleness
 from hpctl.core.images import check_image, is_eligible_image
 from hpctl.core.patch_results import error_of, hotpatch_incompatible, patch_status_row
+from hpctl.core.schedules import STATIC, VmSchedule
 from hpctl.core.track import BEHIND, OFF_TRACK, Track, patch_evidence, track_of
 from hpctl.core.vm_facts import VmFacts, iso, parse_time, power_state, resource_group_of, vm_facts
 from hpctl.errors import InputError
@@ -109,6 +110,18 @@ RULES: tuple[Rule, ...] = (
          "Fix what the error names (e.g. a Generation 1 VM size: move to a Generation 2 size; see "
          "aka.ms/HotPatchCompatibility); until then every monthly update reboots.",
          "low when hotpatch is off"),
+    Rule("HP016", "hotpatch-on-schedule", HIGH, (VM,),
+         "Hotpatch VM assigned to a customer-managed schedule",
+         "Take it out of the schedule: hpctl vm enable-hotpatch -g GROUP -n NAME --leave-schedule (a dynamic "
+         "scope: change the VM's tags or the scope's filter)."),
+    Rule("HP017", "no-patching", HIGH, (VM,),
+         "Nothing patches the VM: no automatic patching and no schedule",
+         "Turn on automatic patching (patchMode AutomaticByPlatform, bypass false; on an eligible image hpctl vm "
+         "enable-hotpatch), or assign it to a maintenance schedule."),
+    Rule("HP018", "schedule-not-running", HIGH, (VM,),
+         "In a customer-managed schedule that can't run on it (patch mode or bypass flag)",
+         "Set patchMode AutomaticByPlatform and bypassPlatformSafetyChecksOnUserSchedule true (Update Manager's "
+         "Customer Managed Schedules), or take the VM out of the schedule."),
 )
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 _RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
@@ -430,6 +443,8 @@ class VmRecord:
     installed_kbs: tuple[str, ...] = ()  # from recent installations, read only when the revision is not reported
     power_state: str | None = None
     hot_patch_status: dict[str, Any] | None = None
+    # The Update Manager schedules it is in; None when they were not read (the schedule rules are skipped).
+    schedules: tuple[VmSchedule, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -452,6 +467,7 @@ def vm_record(
     installation: dict[str, Any] | None = None,
     patches: Iterable[dict[str, Any]] = (),
     installed_kbs: Iterable[str] = (),
+    schedules: Iterable[VmSchedule] | None = None,
 ) -> VmRecord:
     """A VmRecord from a VM's ARM JSON (Compute or Resource Graph) and, when given, its patch results.
 
@@ -474,6 +490,7 @@ def vm_record(
         installed_kbs=tuple(installed_kbs),
         power_state=power_state(view),
         hot_patch_status=status["hotPatchStatus"],
+        schedules=tuple(schedules) if schedules is not None else None,
     )
 
 
@@ -773,6 +790,8 @@ class _Evaluator:
             self._compatibility(out, target, rec)
             if track is not None:
                 self._track(out, target, track)
+            if rec.schedules is not None:
+                self._schedules(out, target, rec)
         if not f.eligible:
             self._ineligible(out, target, f.image if f.image != "unknown" else None)
         return self._result(VM, rec, out, track, next_reboot)
@@ -985,6 +1004,61 @@ class _Evaluator:
                           f"--reboot-setting IfRequired{' (the baseline reboots)' if reboot else ''}.",
                           {"build": track.build, "month": track.month, "missing": [r.month for r in overdue],
                            "graceDays": grace})
+
+    def _schedules(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord) -> None:
+        """HP016/HP017/HP018 (prerequsite-for-schedule-patching.md's matrix: patch mode x bypass x schedule)."""
+        _, _, name, group, _ = target
+        f = rec.facts
+        managed = [s for s in rec.schedules or () if s.schedule.customer_managed]
+        evidence = {"schedules": [s.as_dict() for s in managed], "patchMode": f.patch_mode,
+                    "bypassPlatformSafetyChecksOnUserSchedule": f.bypass_safety_checks}
+        if f.hotpatch and managed:
+            names = ", ".join(f"{s.schedule.name} ({s.how})" for s in managed)
+            effect = ("the bypass is on, which Azure refuses for hotpatch" if f.bypass_safety_checks else
+                      "the bypass is off, so neither the schedule nor automatic patching runs (Azure reports its "
+                      "prerequisites unmet)")
+            static = [s for s in managed if s.how == STATIC]
+            dynamic = [s.assignment_name for s in managed if s.how != STATIC]
+            fixes = []
+            if static:
+                fixes.append(f"hpctl vm enable-hotpatch -g {group} -n {name} --leave-schedule removes "
+                             f"{', '.join(s.assignment_name for s in static)}")
+            if dynamic:
+                fixes.append(f"change its tags or the filter of dynamic scope {', '.join(dynamic)} so it no "
+                             "longer matches")
+            self._finding(out, "HP016", HIGH, target,
+                          f"Hotpatch is on but the VM is in customer-managed schedule {names}: hotpatch needs "
+                          f"bypassPlatformSafetyChecksOnUserSchedule false and the schedule needs it true; {effect}.",
+                          "Take it out of the schedule: " + "; ".join(fixes) + ".", evidence)
+            return
+        if f.hotpatch:
+            return
+        if managed:
+            if f.patch_mode == AUTOMATIC_BY_PLATFORM and f.bypass_safety_checks:
+                return  # scenario 1: the schedule patches it
+            names = ", ".join(f"{s.schedule.name} ({s.how})" for s in managed)
+            why = (f"patchMode is {f.patch_mode or 'not set'}, not AutomaticByPlatform"
+                   if f.patch_mode != AUTOMATIC_BY_PLATFORM else "bypassPlatformSafetyChecksOnUserSchedule is off")
+            self._finding(out, "HP018", HIGH, target,
+                          f"The VM is in customer-managed schedule {names}, but {why}: neither the schedule nor "
+                          "automatic patching runs (Azure reports the schedule's prerequisites unmet).",
+                          f"az vm update -g {group} -n {name} --set osProfile.windowsConfiguration.patchSettings."
+                          "patchMode=AutomaticByPlatform osProfile.windowsConfiguration.patchSettings."
+                          "automaticByPlatformSettings.bypassPlatformSafetyChecksOnUserSchedule=true (Customer "
+                          "Managed Schedules; Azure's patch-mode rules apply), or take the VM out of the schedule.",
+                          evidence)
+            return
+        scheduled_only = f.patch_mode == AUTOMATIC_BY_PLATFORM and f.bypass_safety_checks
+        if f.patch_mode == "Manual" or scheduled_only:
+            why = ("patchMode AutomaticByPlatform with bypassPlatformSafetyChecksOnUserSchedule true waits for a "
+                   "schedule that it doesn't have" if scheduled_only else
+                   "patchMode is Manual (Windows Update installs nothing on its own)")
+            self._finding(out, "HP017", HIGH, target,
+                          f"Nothing patches this VM: {why}, and no customer-managed schedule includes it.",
+                          f"Assign it to a maintenance schedule (az maintenance assignment create … --resource-name "
+                          f"{name} -g {group}), or let Azure patch it: patchMode AutomaticByPlatform with the bypass "
+                          "off" + (f" (hpctl vm enable-hotpatch -g {group} -n {name} on this eligible image)."
+                                   if f.eligible else "."), evidence)
 
     def _ineligible(self, out: list[Finding], target: tuple[str, str, str, str, str], image: str | None) -> None:
         if image is None:

@@ -15,6 +15,9 @@ ASSESSMENT_TYPE = "microsoft.compute/virtualmachines/patchassessmentresults"
 INSTALLATION_TYPE = "microsoft.compute/virtualmachines/patchinstallationresults"
 ASSESSMENT_PATCH_TYPE = ASSESSMENT_TYPE + "/softwarepatches"
 INSTALLATION_PATCH_TYPE = INSTALLATION_TYPE + "/softwarepatches"
+# Update Manager schedules: configurations live in `resources`, their assignments in `maintenanceresources`.
+MAINTENANCE_CONFIG_TYPE = "microsoft.maintenance/maintenanceconfigurations"
+MAINTENANCE_ASSIGNMENT_TYPE = "microsoft.maintenance/configurationassignments"
 
 # ARG returns at most 1000 rows a page.
 PAGE_SIZE = 1000
@@ -94,6 +97,27 @@ def latest_patch_results_query(resource_group: str | None = None, vm_ids: Sequen
     installations; the patches of past installations are not needed, so they are not read."""
     return _patch_results_query(30, [ASSESSMENT_TYPE, INSTALLATION_TYPE, ASSESSMENT_PATCH_TYPE], resource_group,
                                 vm_ids)
+
+
+def maintenance_configurations_query() -> str:
+    """Every maintenance configuration (schedule) the caller can read: its scope and window."""
+    return "\n".join([
+        "resources",
+        f"| where type =~ {quote(MAINTENANCE_CONFIG_TYPE)}",
+        "| project id, name, type, location, resourceGroup, subscriptionId, properties",
+        "| order by id asc",
+    ])
+
+
+def maintenance_assignments_query(vm_ids: Sequence[str] = ()) -> str:
+    """Configuration assignments: dynamic scopes (a filter) always; static ones (resourceId is a VM) of the
+    given VMs, or of every VM when none are given."""
+    lines = ["maintenanceresources", f"| where type =~ {quote(MAINTENANCE_ASSIGNMENT_TYPE)}"]
+    if vm_ids:
+        wanted = ", ".join(quote(v.lower()) for v in vm_ids)
+        lines.append(f"| where isnotnull(properties.filter) or tolower(tostring(properties.resourceId)) in~ ({wanted})")
+    return "\n".join([*lines, "| project id, name, type, resourceGroup, subscriptionId, properties",
+                      "| order by id asc"])
 
 
 def vm_id_of(record_id: str) -> str:

@@ -115,6 +115,7 @@ def _resource(result: ResourceResult) -> dict[str, Any]:
             "lastAssessment": rec.last_assessment,
             "lastInstallation": rec.last_installation,
             "pendingPatches": [dict(p) for p in rec.pending_patches],
+            "schedules": [s.as_dict() for s in rec.schedules] if rec.schedules is not None else None,
         })
     elif isinstance(rec, ScaleSetRecord):
         row.update({
@@ -134,6 +135,7 @@ def _resource(result: ResourceResult) -> dict[str, Any]:
             "lastAssessment": None,
             "lastInstallation": None,
             "pendingPatches": None,
+            "schedules": None,
         })
     return row
 
@@ -361,6 +363,11 @@ def _track_text(result: ResourceResult) -> str:
     return result.track.state + (f" {result.track.month}" if result.track.month else "")
 
 
+def _schedule_text(result: ResourceResult) -> str:
+    schedules = getattr(result.record, "schedules", None) or ()
+    return ", ".join(s.schedule.name for s in schedules)
+
+
 def to_table_rows(report: Report) -> list[dict[str, Any]]:
     """One flat row per resource for -o table/tsv (scalars only, so the renderer shows every column)."""
     return [
@@ -373,6 +380,7 @@ def to_table_rows(report: Report) -> list[dict[str, Any]]:
             "findings": ", ".join(f.rule_id for f in r.findings),
             "track": _track_text(r),
             "nextReboot": r.next_reboot.date.isoformat() if r.next_reboot else "",
+            "schedule": _schedule_text(r),
         }
         for r in report.results
     ]

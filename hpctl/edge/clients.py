@@ -137,6 +137,12 @@ class Connection:
         return DeploymentsMgmtClient(self.credential, self.subscription_id, **self._client_kwargs())
 
     @cached_property
+    def maintenance(self) -> Any:
+        from azure.mgmt.maintenance import MaintenanceManagementClient
+
+        return MaintenanceManagementClient(self.credential, self.subscription_id, **self._client_kwargs())
+
+    @cached_property
     def graph(self) -> Any:
         from azure.mgmt.resourcegraph import ResourceGraphClient
 

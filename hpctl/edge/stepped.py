@@ -168,6 +168,28 @@ def start_restart(conn: Connection, resource_group: str, name: str, *, token: st
     return _start(conn, conn.compute.virtual_machines.begin_restart, resource_group, name, token=token)
 
 
+def start_update_vm(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
+                    token: str | None = None) -> Pending:
+    """PATCH a VM with only the given properties (or resume polling the update from a token)."""
+    return _start(conn, conn.compute.virtual_machines.begin_update, resource_group, name, body, token=token)
+
+
+class Finished:
+    """A write that needed no long-running operation (e.g. nothing left to PATCH): its result, at once."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self._result = result
+
+    def token(self) -> str:
+        return ""
+
+    def accepted_headers(self) -> dict[str, str]:
+        return {}
+
+    def step(self) -> Step:
+        return Step(True, result=self._result)
+
+
 @dataclass
 class SendFailure:
     """Why a request got no acceptance, in the terms the engine acts on."""

@@ -14,6 +14,7 @@ from hpctl.sandbox.deployments import Deployments
 from hpctl.sandbox.ids import GuidStream
 from hpctl.sandbox.images import ImageCatalog
 from hpctl.sandbox.lro import Operations
+from hpctl.sandbox.maintenance import MaintenanceStore
 from hpctl.sandbox.network import ResourceStore
 from hpctl.sandbox.resources import ResourceGroup, ResourceGroups
 from hpctl.sandbox.runcommand import VmActions
@@ -61,6 +62,8 @@ class Backend:
             config.seed,
         )
         self.deployments = Deployments(self)
+        # Update Manager schedules: maintenance configurations and their assignments (hpctl.sandbox.maintenance).
+        self.maintenance = MaintenanceStore(self.subscription_id, self)
         if config.fleet:
             from hpctl.sandbox.fleet import seed_fleet
 

@@ -431,6 +431,9 @@ def seed_fleet(backend: Backend, count: int, seed: int) -> list[VirtualMachine]:
         from hpctl.sandbox.scalesets import seed_scale_sets
 
         seed_scale_sets(backend)
+        from hpctl.sandbox.maintenance import seed_schedules
+
+        seed_schedules(backend, seed)  # after every VM: schedules are added, no VM is changed
     return vms
 
 

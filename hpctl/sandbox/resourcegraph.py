@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hpctl.sandbox import kql
 from hpctl.sandbox.armerrors import ArmError
 from hpctl.sandbox.compute import ASSESSMENT_DAYS, INSTALLATION_DAYS, VirtualMachine
+from hpctl.sandbox.maintenance import assignment_bodies, configuration_bodies
 
 if TYPE_CHECKING:
     from hpctl.sandbox.backend import Backend
@@ -53,7 +54,8 @@ COLUMNS: dict[str, str] = {
     "zones": kql.OBJECT,
     "extendedLocation": kql.OBJECT,
 }
-TABLES = ("resources", "resourcecontainers", "patchassessmentresources", "patchinstallationresources")
+TABLES = ("resources", "resourcecontainers", "patchassessmentresources", "patchinstallationresources",
+          "maintenanceresources")
 
 # Paging: the current work-with-data doc says 1000 rows by default and at most 1000 ($top); older pages said 100.
 DEFAULT_PAGE = 1000
@@ -94,7 +96,7 @@ def _scale_sets(backend: Backend) -> Iterable[dict[str, Any]]:
     return [store.body(scale_set) for scale_set in store.list()]
 
 
-RESOURCE_SOURCES: list[ResourceSource] = [_scale_sets]
+RESOURCE_SOURCES: list[ResourceSource] = [_scale_sets, configuration_bodies]
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -347,7 +349,7 @@ class HistoryCache:
 
 
 def tables(backend: Backend, now: dt.datetime, cache: HistoryCache | None = None) -> dict[str, kql.Table]:
-    """The four tables as they stand at `now` (history windows: 7 days of assessments, 30 of installations)."""
+    """The tables as they stand at `now` (history windows: 7 days of assessments, 30 of installations)."""
     vms = backend.compute.list()
     cache = cache or HistoryCache()
 
@@ -379,6 +381,10 @@ def tables(backend: Backend, now: dt.datetime, cache: HistoryCache | None = None
         "patchassessmentresources": kql.Table(COLUMNS, lambda: cache.rows("assessments", latest_assessments())),
         "patchinstallationresources": kql.Table(
             COLUMNS, lambda: cache.rows("installations", recent_installations())
+        ),
+        # Update Manager's schedule data: configuration assignments (static and dynamic scopes).
+        "maintenanceresources": kql.Table(
+            COLUMNS, lambda: [arm_resource_row(backend, body) for body in assignment_bodies(backend)]
         ),
     }
 

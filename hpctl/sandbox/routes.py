@@ -22,6 +22,7 @@ from hpctl.sandbox.armerrors import ArmError, fault_error, subscription_not_foun
 from hpctl.sandbox.backend import Backend
 from hpctl.sandbox.faults import DROP, Fault, Faults
 from hpctl.sandbox.lro import FAILED, Operation
+from hpctl.sandbox.maintenance import maintenance_routes
 from hpctl.sandbox.resourcegraph import ResourceGraph
 from hpctl.sandbox.resourceroutes import resource_routes
 from hpctl.sandbox.throttle import GRAPH_OPERATION, OPERATION_POLICIES, Throttle, throttled_error
@@ -203,6 +204,7 @@ class ArmApp:
             (images + "/versions/{version}", {"GET": (self.get_version, "GetImage")}, True),
         ]
         table.extend(resource_routes(self))  # deployments, scale sets, network reads (resourceroutes.py)
+        table.extend(maintenance_routes(self))  # maintenance configurations and assignments (maintenance.py)
         self.routes = [Route(_compile(t), methods, compute) for t, methods, compute in table]
 
     # -- pipeline -------------------------------------------------------------------------------------

@@ -28,5 +28,9 @@ def test_demo_runs_every_step_as_expected(tmp_path):
 
     stale = builtin_calendar().staleness(date.today()) is not None
     assert done.stderr.count("hpctl calendar refresh") == (1 if stale else 0)
+    # The schedule conflict refused for the right reason, then resolved by leaving the schedule.
+    assert "api-02 is assigned to customer-managed schedule mc-api-saturday" in done.stderr
+    assert "api-02  rg-api         Changed  schedule mc-api-saturday" in done.stdout
+    assert "wu-download-and-schedule-install" in done.stdout
     # The demo cleans up after itself: no sandbox left registered in the user's state directory.
     assert not (tmp_path / ".hpctl" / "sandbox" / "endpoint.json").exists()

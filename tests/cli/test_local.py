@@ -174,7 +174,7 @@ def test_check_finds_what_is_wrong_and_fails_on_request(hpctl, tmp_path):
     path = _write(tmp_path, doc, encoding="utf-16")
     result = hpctl("local", "check", path, "--as-of", "2026-06-20", "-o", "table", "--fail-on", "error")
     assert result.exit_code == 5
-    assert "finding(s) at or above error on HCI-VM-01" in result.stderr
+    assert "Findings at or above error on 1 of 1 guests: HCI-VM-01." in result.stderr
     table = result.stdout
     assert "error    vbs" in table and "not running (status 0)" in table
     assert "warning  windows-update" in table and "AUOptions is 3" in table
@@ -205,3 +205,19 @@ def test_check_of_another_windows_says_hotpatch_does_not_apply():
 
     result = azure_local.check_guest(report, date(2026, 5, 20), load_calendar())
     assert result["os"] is None and result["worst"] == "error" and "17763" in result["findings"][0]["message"]
+
+
+def test_check_of_several_guests_reads_them_all_first(hpctl, tmp_path):
+    good = _write(tmp_path, GOOD_2025, "good.json")
+    bad = _write(tmp_path, _broken(lambda d: (d.update(computerName="HCI-VM-02"), d.update(vbs={"status": 0}))),
+                 "bad.json")
+    result = hpctl("local", "check", good, bad, "--as-of", "2026-05-20", "-o", "table", "--fail-on", "error")
+    assert result.exit_code == 5
+    header = result.stdout.splitlines()[0].split()
+    assert header[:3] == ["Computer", "Level", "Check"]
+    rows = {(line.split()[0], line.split()[2]): line.split()[1] for line in result.stdout.splitlines()[2:]}
+    assert rows[("HCI-VM-02", "vbs")] == "error" and rows[("HCI-VM-01", "vbs")] == "info"
+    assert "on 1 of 2 guests: HCI-VM-02." in result.stderr
+    # One unreadable file refuses the whole run before anything is judged: exit 2, one line, no output.
+    broken = hpctl("local", "check", good, _write(tmp_path, "{", "broken.json"))
+    assert broken.exit_code == 2 and broken.stdout == "" and len(broken.stderr.strip().splitlines()) == 1

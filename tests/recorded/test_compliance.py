@@ -53,7 +53,32 @@ def test_report_json_has_findings_with_rule_ids_and_fixes(arm, hpctl):
     assert ("sql-01", "HP009") in findings  # last installation failed
     assert ("legacy-01", "HP014") in findings  # ineligible image (info)
     assert all(f["fix"] for f in doc["findings"])
-    assert doc["queries"]["queries"] <= 4
+    # VMs, scale sets, patch results, and the schedules (configurations, assignments).
+    assert doc["queries"]["queries"] <= 6
+
+
+def test_report_flags_schedule_conflicts_and_vms_nothing_patches(arm, hpctl):
+    result = hpctl("report", "--format", "json", "--as-of", AS_OF, "--rule", "HP016,HP017,HP018")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    findings = {(f["resourceName"], f["ruleId"]): f for f in doc["findings"]}
+    # api-04: hotpatch on, statically assigned to the customer-managed mc-api-saturday.
+    hp016 = findings[("api-04", "HP016")]
+    assert "mc-api-saturday (static)" in hp016["message"] and "--leave-schedule" in hp016["fix"]
+    assert hp016["evidence"]["schedules"][0]["customerManaged"] is True
+    # sql-02: Manual patch mode and no schedule: nothing patches it.
+    assert "Manual" in findings[("sql-02", "HP017")]["message"]
+    # legacy-05 is Manual too, but the dynamic scope over rg-legacy's dev VMs schedules it; api-02 (bypass on)
+    # has its schedule.
+    assert ("legacy-05", "HP017") not in findings and ("api-02", "HP017") not in findings
+    # ...but the schedule can't run on a Manual VM (HP018); api-02 (AutomaticByPlatform, bypass on) is what a
+    # schedule needs.
+    assert "patchMode is Manual" in findings[("legacy-05", "HP018")]["message"]
+    assert ("api-02", "HP018") not in findings
+    assert {name for name, rule in findings if rule == "HP016"} == {"api-04"}
+    resources = {r["name"]: r for r in doc["resources"]}
+    assert [(s["name"], s["how"]) for s in resources["legacy-05"]["schedules"]] == [("mc-legacy-monthly", "dynamic")]
+    assert resources["web-01"]["schedules"] == []
 
 
 def test_report_fail_on_high_exits_5_and_writes_every_format(arm, hpctl, tmp_path):

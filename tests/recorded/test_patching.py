@@ -91,6 +91,36 @@ def test_status_table_has_a_row_per_vm_and_the_track(arm, hpctl):
     assert sum(1 for line in lines[2:] if line.startswith("web-")) >= 3
 
 
+def test_status_shows_each_vms_schedule(arm, hpctl):
+    result = hpctl("status", "-g", "rg-api", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    (schedule,) = rows["api-02"]["schedules"]
+    assert schedule["name"] == "mc-api-saturday" and schedule["how"] == "static"
+    assert schedule["customerManaged"] is True and schedule["recurEvery"] == "1Week Saturday"
+    assert rows["api-01"]["schedules"] == []
+    table = hpctl("status", "-g", "rg-legacy", "-o", "table", "--as-of", AS_OF)
+    assert table.exit_code == 0, table.stderr
+    assert "Schedule" in table.stdout.splitlines()[0]
+    # The dynamic scope covers rg-legacy's env=dev VMs only.
+    lines = {line.split()[0]: line for line in table.stdout.splitlines()[2:]}
+    assert "mc-legacy-monthly" in lines["legacy-01"] and "mc-legacy-monthly" in lines["legacy-05"]
+    assert "mc-legacy-monthly" not in lines["legacy-02"]
+
+
+def test_status_without_resource_graph_still_shows_the_vms(arm, hpctl):
+    # Schedules come from Resource Graph; when it refuses, status shows the VMs and says what is missing.
+    arm.arrange(lambda sb: sb.inject(method="POST", path_regex=r"Microsoft.ResourceGraph/resources$", status=403,
+                                     times=2, code="AuthorizationFailed",
+                                     message="The client does not have authorization to perform action "
+                                             "'Microsoft.ResourceGraph/resources/read'."))
+    result = hpctl("status", "-g", "rg-api", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    rows = rows_of(result)
+    assert "api-02" in rows and rows["api-02"]["schedules"] is None
+    assert "Update Manager schedules could not be read" in result.stderr and "ResourceGraph" in result.stderr
+
+
 def test_status_by_tag_across_the_subscription(arm, hpctl):
     result = hpctl("status", "--tag", "env=dev", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr

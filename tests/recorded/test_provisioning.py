@@ -78,44 +78,134 @@ def test_vm_create_no_wait_returns_once_accepted(arm, hpctl, password_file):
     assert row["deployment"]["provisioningState"] == "Accepted"
 
 
+def _writes(arm):
+    """The writes the sandbox answered (recording); in playback the cassette itself holds every exchange."""
+    if arm.sandbox is None:
+        return None
+    return [r for r in arm.sandbox.requests() if r["method"] in ("PUT", "PATCH", "DELETE", "POST")
+            and "/providers/Microsoft.ResourceGraph/" not in r["path"]]
+
+
 def test_enable_hotpatch_shows_and_applies_the_change_then_is_idempotent(arm, hpctl):
-    result = hpctl("vm", "enable-hotpatch", "-g", "rg-app", "-n", "app-02")
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-app", "-n", "app-02", "--yes")
     assert result.exit_code == 0, result.stderr
     row = json.loads(result.stdout)
-    assert row["changed"] is True
-    assert {"setting": "enableHotpatching", "before": False, "after": True} in row["changes"]
+    assert row["changed"] is True and row["outcome"] == "Changed"
+    assert row["changes"] == [{"setting": "enableHotpatching", "before": False, "after": True}]
     assert row["patchSettings"]["enableHotpatching"] is True
     assert "enableHotpatching: False -> True" in result.stderr
-    again = hpctl("vm", "enable-hotpatch", "-g", "rg-app", "-n", "app-02")
+    again = hpctl("vm", "enable-hotpatch", "-g", "rg-app", "-n", "app-02", "--yes")
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["changed"] is False and "nothing to change" in again.stderr
 
 
-def test_enable_hotpatch_warns_about_a_customer_managed_schedule(arm, hpctl):
-    result = hpctl("vm", "enable-hotpatch", "-g", "rg-api", "-n", "api-02")
+def test_enable_hotpatch_leaves_a_right_vm_alone(arm, hpctl):
+    # web-01 has hotpatch on and no rebootSetting: hotpatch needs nothing more, so nothing is sent (hpctl
+    # used to set rebootSetting here and report Changed).
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-web", "-n", "web-01", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert "WARNING:" in result.stderr and "customer-managed schedule" in result.stderr
-    changes = {c["setting"]: c for c in json.loads(result.stdout)["changes"]}
-    assert changes["automaticByPlatformSettings.bypassPlatformSafetyChecksOnUserSchedule"]["after"] is False
+    row = json.loads(result.stdout)
+    assert row["outcome"] == "Unchanged" and row["changed"] is False and row["changes"] == []
+    assert _writes(arm) in (None, [])
+
+
+def test_enable_hotpatch_reports_drift_without_fixing_it(arm, hpctl):
+    # app-03 has hotpatch on but assessmentMode ImageDefault: hotpatch doesn't need it, so it is reported.
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-app", "-n", "app-03", "--yes")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["outcome"] == "Unchanged"
+    assert row["drift"][0]["setting"] == "assessmentMode" and row["drift"][0]["value"] == "ImageDefault"
+    assert "WARNING: rg-app/app-03: assessmentMode is ImageDefault" in result.stderr
+    assert "az vm update -g rg-app -n app-03" in result.stderr
+
+
+def test_enable_hotpatch_refuses_a_vm_in_a_customer_managed_schedule(arm, hpctl):
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-api", "-n", "api-04", "--yes")
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "customer-managed schedule mc-api-saturday" in lines[0]
+    assert "--leave-schedule" in lines[0]
+    assert _writes(arm) in (None, [])
+
+
+def test_enable_hotpatch_leave_schedule_removes_the_assignment_then_patches(arm, hpctl):
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-api", "-n", "api-02", "--leave-schedule", "--yes")
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["leftSchedules"] == ["mc-api-saturday"]
+    assert row["changes"][0] == {"setting": "schedule mc-api-saturday", "before": "assigned (mc-api-saturday)",
+                                 "after": "removed"}
+    settings = {c["setting"]: c["after"] for c in row["changes"][1:]}
+    assert settings == {"enableHotpatching": True,
+                        "automaticByPlatformSettings.bypassPlatformSafetyChecksOnUserSchedule": False}
+    assert row["patchSettings"]["enableHotpatching"] is True
+    writes = _writes(arm)
+    if writes is not None:
+        # The assignment goes first, then the VM (never the other way round).
+        assert [w["method"] for w in writes] == ["DELETE", "PATCH"]
+        assert writes[0]["path"].endswith("/virtualMachines/api-02/providers/Microsoft.Maintenance/"
+                                          "configurationAssignments/mc-api-saturday")
+    status = json.loads(hpctl("status", "-g", "rg-api", "-n", "api-02").stdout)
+    assert status[0]["schedules"] == [] and status[0]["hotpatch"] is True
 
 
 def test_enable_hotpatch_dry_run_changes_nothing(arm, hpctl):
     result = hpctl("vm", "enable-hotpatch", "-g", "rg-data", "-n", "sql-02", "--dry-run")
     assert result.exit_code == 0, result.stderr
     row = json.loads(result.stdout)
-    assert row["dryRun"] is True and row["changed"] is False
+    assert row["dryRun"] is True and row["changed"] is False and row["outcome"] == "WouldChange"
     assert {"setting": "patchMode", "before": "Manual", "after": "AutomaticByPlatform"} in row["changes"]
+    table = hpctl("vm", "enable-hotpatch", "-g", "rg-data", "-n", "sql-02", "--dry-run", "-o", "table")
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:6] == ["Name", "ResourceGroup", "Outcome", "Setting", "Before", "After"]
+    assert any(line.split()[:6] == ["sql-02", "rg-data", "WouldChange", "patchMode", "Manual",
+                                    "AutomaticByPlatform"] for line in lines[2:])
+    assert _writes(arm) in (None, [])
+
+
+def test_enable_hotpatch_on_a_group_changes_what_it_can_and_lists_the_rest(arm, hpctl):
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-app", "--yes")
+    assert result.exit_code == 1  # app-04 has no VM agent: not every target was done
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["app-02"]["outcome"] == "Changed"
+    assert rows["app-01"]["outcome"] == "Unchanged"
+    assert rows["app-04"]["outcome"] == "Refused" and rows["app-04"]["note"] == "no VM agent"
+    assert "hotpatch was not turned on for 1 of" in result.stderr and "rg-app/app-04" in result.stderr
+    # In a fleet, VMs left alone, drift and refusals are one line per kind, not one per VM.
+    assert "WARNING: not changed, no VM agent: rg-app/app-04" in result.stderr
+    assert "WARNING: assessmentMode is not AutomaticByPlatform on rg-app/app-03" in result.stderr
+    assert "already have every hotpatch setting; nothing to change (rg-app/app-01" in result.stderr
+    writes = _writes(arm)
+    if writes is not None:
+        assert [w["path"].rsplit("/", 1)[-1] for w in writes if w["method"] == "PATCH"] == ["app-02"]
+
+
+def test_enable_hotpatch_by_tag_and_by_ids(arm, hpctl):
+    dry = hpctl("vm", "enable-hotpatch", "--tag", "team=payments", "--dry-run", "-o", "table")
+    assert dry.exit_code == 1, dry.stderr  # app-04 is refused
+    lines = {line.split()[0]: line.split() for line in dry.stdout.splitlines()[2:]}
+    assert lines["app-02"][:4] == ["app-02", "rg-app", "WouldChange", "enableHotpatching"]
+    assert set(lines) == {"app-01", "app-02", "app-03", "app-04"}  # team=payments is rg-app's tag
+    sub = "00000000-0000-0000-0000-000000000000" if arm.sandbox is None else arm.sandbox.subscription_id
+    ids = [f"/subscriptions/{sub}/resourceGroups/{g}/providers/Microsoft.Compute/virtualMachines/{n}"
+           for g, n in (("rg-web", "web-01"), ("rg-data", "sql-02"))]
+    result = hpctl("vm", "enable-hotpatch", "--ids", " ".join(ids), "--yes")
+    assert result.exit_code == 0, result.stderr
+    rows = {r["name"]: r["outcome"] for r in json.loads(result.stdout)}
+    assert rows == {"web-01": "Unchanged", "sql-02": "Changed"}
 
 
 def test_enable_hotpatch_refuses_an_image_that_cannot_hotpatch(arm, hpctl):
-    result = hpctl("vm", "enable-hotpatch", "-g", "rg-legacy", "-n", "legacy-02")
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-legacy", "-n", "legacy-02", "--yes")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "can't hotpatch" in result.stderr and "2022-datacenter-azure-edition-hotpatch" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_enable_hotpatch_refuses_a_vm_without_the_agent(arm, hpctl):
-    result = hpctl("vm", "enable-hotpatch", "-g", "rg-legacy", "-n", "legacy-04")
+    result = hpctl("vm", "enable-hotpatch", "-g", "rg-legacy", "-n", "legacy-04", "--yes")
     assert result.exit_code == 2
     assert "provisionVMAgent" in result.stderr or "VM agent" in result.stderr
 

@@ -662,6 +662,9 @@ def test_rule_table_is_stable():
         ("HP013", "no-health-extension", "medium"),
         ("HP014", "ineligible-image", "info"),
         ("HP015", "hotpatch-incompatible", "high"),
+        ("HP016", "hotpatch-on-schedule", "high"),
+        ("HP017", "no-patching", "high"),
+        ("HP018", "schedule-not-running", "high"),
     ]
 
 

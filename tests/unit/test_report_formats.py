@@ -67,7 +67,8 @@ RULE_KEYS = ["id", "name", "title", "severity", "severityNote", "severityOverrid
 RESOURCE_KEYS = ["kind", "id", "name", "resourceGroup", "subscription", "compliant", "worstSeverity", "findings",
                  "location", "image", "eligible", "hotpatch", "patchMode", "assessmentMode",
                  "bypassPlatformSafetyChecksOnUserSchedule", "provisionVMAgent", "orchestrationMode", "extensions",
-                 "osVersion", "track", "nextReboot", "lastAssessment", "lastInstallation", "pendingPatches"]
+                 "osVersion", "track", "nextReboot", "lastAssessment", "lastInstallation", "pendingPatches",
+                 "schedules"]
 FINDING_KEYS = ["ruleId", "rule", "severity", "kind", "resourceId", "resourceName", "resourceGroup", "subscription",
                 "message", "fix", "evidence"]
 RELEASE_KEYS = ["os", "month", "date", "kind", "kb", "build", "reboot", "known", "note", "source"]
@@ -272,11 +273,11 @@ def test_table_rows(report):
     rows = to_table_rows(report)
     assert len(rows) == 7
     assert list(rows[0]) == ["name", "resourceGroup", "kind", "compliant", "worstSeverity", "findings", "track",
-                             "nextReboot"]
+                             "nextReboot", "schedule"]
     by_name = {r["name"]: r for r in rows}
     assert by_name["web-01"] == {"name": "web-01", "resourceGroup": "rg-web", "kind": "vm", "compliant": True,
                                  "worstSeverity": "", "findings": "", "track": "hotpatch 2026-05",
-                                 "nextReboot": "2026-06-09"}
+                                 "nextReboot": "2026-06-09", "schedule": ""}
     assert by_name["db-01"]["findings"] == "HP001, HP009" and by_name["db-01"]["worstSeverity"] == "high"
     assert by_name["ss-uniform"]["kind"] == "vmss" and by_name["ss-uniform"]["track"] == ""
     assert all(not isinstance(v, (dict, list)) for r in rows for v in r.values())
