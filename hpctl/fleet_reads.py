@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hpctl.core import graph_queries as q
+from hpctl.core.compliance import (
+    Evaluation,
+    Report,
+    ResourceResult,
+    ScaleSetRecord,
+    VmModel,
+    VmRecord,
+    assessment_summary,
+    complete_record,
+    installation_summary,
+    scale_set_record,
+    vm_model,
+)
+from hpctl.core.gc_pause import cyclic_gc_paused
 from hpctl.core.history import timelines
 from hpctl.core.targets import TargetSpec
 from hpctl.edge import resourcegraph
@@ -14,6 +29,8 @@ from hpctl.edge.clients import Connection
 from hpctl.errors import NotFoundError
 
 ID_BATCH = 200
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,17 +53,17 @@ def scope_of(spec: TargetSpec, subscriptions: Sequence[str] | None) -> GraphScop
                       [(t.key, t.value) for t in spec.tag_filters])
 
 
-@dataclass
-class GraphResult:
-    rows: list[dict[str, Any]]
-    pages: int
-
-
-def _run(conn: Connection, kql: str, scope: GraphScope, stats: dict[str, int]) -> list[dict[str, Any]]:
-    rows, pages = resourcegraph.query(conn, kql, scope.subscriptions)
+def _pages(conn: Connection, kql: str, scope: GraphScope, stats: dict[str, int],
+           quota: resourcegraph.QuotaClock | None = None) -> Iterator[list[dict[str, Any]]]:
     stats["queries"] = stats.get("queries", 0) + 1
-    stats["pages"] = stats.get("pages", 0) + pages
-    return rows
+    for page in resourcegraph.pages(conn, kql, scope.subscriptions, quota=quota):
+        stats["pages"] = stats.get("pages", 0) + 1
+        yield page
+
+
+def _run(conn: Connection, kql: str, scope: GraphScope, stats: dict[str, int],
+         quota: resourcegraph.QuotaClock | None = None) -> list[dict[str, Any]]:
+    return [row for page in _pages(conn, kql, scope, stats, quota) for row in page]
 
 
 def tagged_vm_ids(conn: Connection, scope: GraphScope, stats: dict[str, int]) -> list[str]:
@@ -73,16 +90,17 @@ def require_group_if_empty(conn: Connection, scope: GraphScope, found: int) -> N
 
 
 def schedule_index(conn: Connection, subscriptions: Sequence[str] | None,
-                   stats: dict[str, int] | None = None, vm_ids: Sequence[str] = ()) -> Any:
+                   stats: dict[str, int] | None = None, vm_ids: Sequence[str] = (),
+                   quota: resourcegraph.QuotaClock | None = None) -> Any:
     """Update Manager schedules and their assignments (static and dynamic) in two paged queries; with vm_ids,
     only those VMs' static assignments are read (dynamic scopes always are: any VM may match one)."""
     from hpctl.core.schedules import ScheduleIndex
 
     stats = {} if stats is None else stats
     scope = GraphScope(list(subscriptions) if subscriptions else None, None, [], [])
-    configurations = _run(conn, q.maintenance_configurations_query(), scope, stats)
+    configurations = _run(conn, q.maintenance_configurations_query(), scope, stats, quota)
     assignments = _run(conn, q.maintenance_assignments_query(vm_ids[:ID_BATCH] if len(vm_ids) <= ID_BATCH else ()),
-                       scope, stats)
+                       scope, stats, quota)
     return ScheduleIndex(configurations, assignments)
 
 
@@ -100,44 +118,43 @@ def history(conn: Connection, scope: GraphScope, days: int, *, patches: bool = F
     return {"vms": vms, "stats": stats}
 
 
-def fleet(conn: Connection, scope: GraphScope) -> dict[str, Any]:
-    """VMs (model + osVersion), scale sets, and patch results in three paged queries."""
-    stats: dict[str, int] = {}
-    vms = _run(conn, q.vms_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats)
-    scale_sets = [] if scope.vm_ids else _run(conn, q.scale_sets_query(scope.resource_group, scope.tags), scope,
-                                              stats)
-    records: list[dict[str, Any]] = []
-    if vms and (scope.tags or scope.vm_ids):
-        ids = [vm["id"] for vm in vms]
-        # Keep each KQL text a reasonable size: ids go in batches.
-        for start in range(0, len(ids), ID_BATCH):
-            records += _run(conn, q.latest_patch_results_query(None, ids[start:start + ID_BATCH]), scope, stats)
-    elif vms:
-        records = _run(conn, q.latest_patch_results_query(scope.resource_group), scope, stats)
-    return {"vms": vms, "scaleSets": scale_sets, "records": records, "stats": stats}
+class PatchResults:
+    """Each VM's latest assessment (+ its pending patches) and latest installation, folded in a page of
+    patch-result rows at a time so that only those are kept."""
 
+    def __init__(self) -> None:
+        self.by_vm: dict[str, dict[str, Any]] = {}
 
-def records_by_vm(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each VM's latest assessment (+ its pending patches) and latest installation, from patch-result rows."""
-    out: dict[str, dict[str, Any]] = {}
-    for record in records:
-        vm_id = q.vm_id_of(record.get("id", ""))
-        slot = out.setdefault(vm_id, {"assessment": None, "installation": None, "patches": []})
-        kind = (record.get("type") or "").lower()
-        when = str((record.get("properties") or {}).get("lastModifiedDateTime") or "")
-        if kind == q.ASSESSMENT_TYPE:
-            if slot["assessment"] is None or when > slot["_a"]:
-                slot["assessment"], slot["_a"] = record, when
-        elif kind == q.INSTALLATION_TYPE:
-            if slot["installation"] is None or when > slot["_i"]:
-                slot["installation"], slot["_i"] = record, when
-        elif kind == q.ASSESSMENT_PATCH_TYPE:
-            slot["patches"].append(record)
-    return out
+    def add(self, records: Iterable[dict[str, Any]]) -> set[str]:
+        """Fold in rows; returns the (lower-case) ids of the VMs they belong to."""
+        touched: set[str] = set()
+        for record in records:
+            vm_id = q.vm_id_of(record.get("id", ""))
+            touched.add(vm_id)
+            slot = self.by_vm.setdefault(vm_id, {"assessment": None, "installation": None, "patches": []})
+            kind = (record.get("type") or "").lower()
+            props = record.get("properties")
+            when = str((props or {}).get("lastModifiedDateTime") or "")
+            # The latest assessment and installation are kept as their summaries, not as rows.
+            if kind == q.ASSESSMENT_TYPE:
+                if slot["assessment"] is None or when > slot["_a"]:
+                    slot["assessment"], slot["_a"] = assessment_summary(record), when
+            elif kind == q.INSTALLATION_TYPE:
+                if slot["installation"] is None or when > slot["_i"]:
+                    slot["installation"], slot["_i"] = installation_summary(record), when
+            elif kind == q.ASSESSMENT_PATCH_TYPE:
+                slot["patches"].append(record)  # pending_patches names a patch by its row's name (the patchId)
+        return touched
+
+    def complete(self, model: VmModel, installed_kbs: Iterable[str] = ()) -> VmRecord:
+        slot = self.by_vm.get(model.facts.id.lower(), {})
+        return complete_record(model, assessment=slot.get("assessment"), installation=slot.get("installation"),
+                               patches=slot.get("patches") or (), installed_kbs=installed_kbs)
 
 
 def patch_evidence(conn: Connection, vm_ids: list[str], scope: GraphScope | None = None,
-                   stats: dict[str, int] | None = None) -> dict[str, Any]:
+                   stats: dict[str, int] | None = None, quota: resourcegraph.QuotaClock | None = None
+                   ) -> dict[str, Any]:
     """{vm id (lower case): PatchEvidence} from Resource Graph's installation and assessment patch rows."""
     from hpctl.core.patch_results import evidence_kbs
     from hpctl.core.track import patch_evidence as evidence
@@ -147,7 +164,7 @@ def patch_evidence(conn: Connection, vm_ids: list[str], scope: GraphScope | None
     stats = {} if stats is None else stats
     rows: list[dict[str, Any]] = []
     for start in range(0, len(vm_ids), ID_BATCH):
-        rows += _run(conn, q.patch_evidence_query(vm_ids[start:start + ID_BATCH]), scope, stats)
+        rows += _run(conn, q.patch_evidence_query(vm_ids[start:start + ID_BATCH]), scope, stats, quota)
     grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for row in rows:
         slot = grouped.setdefault(q.vm_id_of(row.get("id", "")), {"installed": [], "available": []})
@@ -158,33 +175,113 @@ def patch_evidence(conn: Connection, vm_ids: list[str], scope: GraphScope | None
             for vm, slot in grouped.items()}
 
 
-def compliance_inputs(conn: Connection, scope: GraphScope, *, instance_views: bool = False
-                      ) -> tuple[list[Any], list[Any], dict[str, int]]:
-    """VmRecords and ScaleSetRecords for the report, from the fleet's Resource Graph reads (plus, for VMs whose
-    agent reports no update revision, their installed KBs; and with instance_views, Compute instance views)."""
-    from hpctl.core.compliance import scale_set_record, vm_record
+def _read_vms(conn: Connection, scope: GraphScope, stats: dict[str, int], quota: resourcegraph.QuotaClock,
+              instance_views: bool) -> tuple[list[VmModel], list[ScaleSetRecord], set[str]]:
+    """The VMs' models, the scale sets, and the ids (lower case) of the VMs whose track needs patch evidence.
+
+    Each page is converted as it arrives, inside the wait for the quota's next window, and only what the rules
+    read is kept (VmModel), not the rows; with instance_views the rows wait for Compute's instance views."""
     from hpctl.core.track import needs_evidence
 
-    data = fleet(conn, scope)
-    require_group_if_empty(conn, scope, len(data["vms"]) + len(data["scaleSets"]))
-    by_vm = records_by_vm(data["records"])
-    stats = data["stats"]
-    without_revision = [vm["id"] for vm in data["vms"] if needs_evidence(vm)]
-    evidence = patch_evidence(conn, without_revision, scope, stats) if without_revision else {}
-    views = compute_instance_views(conn, scope, data["vms"], stats) if instance_views else {}
-    schedules = schedule_index(conn, scope.subscriptions, stats) if data["vms"] else None
-    vms = []
-    for vm in data["vms"]:
-        key = vm["id"].lower()
-        slot = by_vm.get(key, {})
-        vms.append(vm_record(vm, instance_view=views.get(key), assessment=slot.get("assessment"),
-                             installation=slot.get("installation"), patches=slot.get("patches") or (),
-                             installed_kbs=evidence[key].installed if key in evidence else (),
-                             schedules=schedules.for_vm(vm) if schedules is not None else None))
-    return vms, [scale_set_record(s) for s in data["scaleSets"]], stats
+    vms: list[dict[str, Any]] = []
+    models: list[VmModel] = []
+    needing: set[str] = set()
+    # Which Update Manager schedules each VM is in is worked out as its row arrives: the schedules come first.
+    schedules = schedule_index(conn, scope.subscriptions, stats, quota=quota)
+    for page in _pages(conn, q.vm_facts_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats, quota):
+        for row in page:
+            vm = q.vm_from_facts_row(row)
+            if needs_evidence(vm):
+                needing.add(str(vm.get("id", "")).lower())
+            if instance_views:
+                vms.append(vm)
+            else:
+                models.append(vm_model(vm, schedules=schedules.for_vm(vm)))
+    scale_sets = [] if scope.vm_ids else [
+        scale_set_record(row)
+        for page in _pages(conn, q.scale_sets_query(scope.resource_group, scope.tags), scope, stats, quota)
+        for row in page]
+    require_group_if_empty(conn, scope, len(models) + len(vms) + len(scale_sets))
+    if vms:
+        views = compute_instance_views(
+            conn, scope, {str(vm.get("subscriptionId") or conn.subscription_id) for vm in vms}, stats)
+        models = [vm_model(vm, instance_view=views.get(str(vm.get("id", "")).lower()), schedules=schedules.for_vm(vm))
+                  for vm in vms]
+    return models, scale_sets, needing
 
 
-def compute_instance_views(conn: Connection, scope: GraphScope, vms: list[dict[str, Any]],
+def _patch_pages(conn: Connection, scope: GraphScope, models: list[VmModel], stats: dict[str, int],
+                 quota: resourcegraph.QuotaClock) -> Iterator[list[dict[str, Any]]]:
+    if models and (scope.tags or scope.vm_ids):
+        ids = [m.facts.id for m in models]
+        # Keep each KQL text a reasonable size: ids go in batches.
+        for start in range(0, len(ids), ID_BATCH):
+            yield from _pages(conn, q.latest_patch_results_query(None, ids[start:start + ID_BATCH]), scope, stats,
+                              quota)
+    elif models:
+        yield from _pages(conn, q.latest_patch_results_query(scope.resource_group), scope, stats, quota)
+
+
+def compliance_report(conn: Connection, scope: GraphScope, evaluation: Evaluation, *, instance_views: bool = False
+                      ) -> tuple[Report, dict[str, int]]:
+    """The compliance Report of the fleet in scope, judging each VM while the quota holds back the next page
+    (plus, for VMs whose agent reports no update revision, their installed KBs; and with instance_views,
+    Compute instance views).
+
+    Patch results come ordered by id, so once a page has moved past a VM's id its results are all in: it is
+    judged then, not after the last page. Should a later row belong to a VM already judged (ids whose case
+    sorts them elsewhere), that VM is judged again at the end; the report never rests on the guess.
+    """
+    with cyclic_gc_paused():
+        return _judge_fleet(conn, scope, evaluation, instance_views)
+
+
+def _judge_fleet(conn: Connection, scope: GraphScope, evaluation: Evaluation, instance_views: bool
+                 ) -> tuple[Report, dict[str, int]]:
+    stats: dict[str, int] = {}
+    quota = resourcegraph.QuotaClock()
+    models, scale_sets, needing = _read_vms(conn, scope, stats, quota, instance_views)
+    results = PatchResults()
+    # One ordered query (a group or the subscription) allows judging early; id batches each start over. VMs that
+    # need patch evidence wait for its query.
+    early = not (scope.tags or scope.vm_ids)
+    order = sorted(range(len(models)), key=lambda i: models[i].facts.id.lower()) if early else []
+    judged: dict[int, ResourceResult] = {}
+    judged_ids: dict[str, int] = {}
+    again: set[int] = set()
+    cursor = 0
+    for page in _patch_pages(conn, scope, models, stats, quota):
+        for vm_id in results.add(page):
+            if vm_id in judged_ids:
+                again.add(judged_ids[vm_id])
+        if not early or not page:
+            continue
+        last = q.vm_id_of(page[-1].get("id", "")) + "/"
+        while cursor < len(order):
+            index = order[cursor]
+            key = models[index].facts.id.lower() + "/"
+            if key >= last:
+                break
+            if key[:-1] not in needing:
+                judged[index] = evaluation.vm(results.complete(models[index]))
+                judged_ids[key[:-1]] = index
+            cursor += 1
+    evidence = patch_evidence(conn, [m.facts.id for m in models if m.facts.id.lower() in needing], scope, stats,
+                              quota) if needing else {}
+    log.debug("Judged %d of %d VMs as their patch results came in (%d of them again at the end)",
+              len(judged), len(models), len(again))
+    vm_results = []
+    for i, model in enumerate(models):
+        if i in judged and i not in again:
+            vm_results.append(judged[i])
+            continue
+        key = model.facts.id.lower()
+        vm_results.append(evaluation.vm(results.complete(
+            model, installed_kbs=evidence[key].installed if key in evidence else ())))
+    return evaluation.report(vm_results, [evaluation.scale_set(s) for s in scale_sets]), stats
+
+
+def compute_instance_views(conn: Connection, scope: GraphScope, subscriptions: Iterable[str],
                            stats: dict[str, int]) -> dict[str, dict[str, Any]]:
     """{vm id (lower case): instance view} through Compute: one paged list ($expand=instanceView) per
     subscription (per group with -g) holding the VMs, for what Resource Graph doesn't copy (patchStatus)."""
@@ -192,7 +289,7 @@ def compute_instance_views(conn: Connection, scope: GraphScope, vms: list[dict[s
     from hpctl.edge.compute import list_vms
 
     views: dict[str, dict[str, Any]] = {}
-    for subscription in sorted({str(vm.get("subscriptionId") or conn.subscription_id) for vm in vms}):
+    for subscription in sorted(set(subscriptions)):
         sub_conn = conn if subscription == conn.subscription_id else connect(conn.cloud, subscription)
         for vm in list_vms(sub_conn, scope.resource_group, instance_view=True):
             views[str(vm.get("id", "")).lower()] = (vm.get("properties") or {}).get("instanceView") or {}

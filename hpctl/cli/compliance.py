@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -100,15 +101,26 @@ REPORT_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup
                   Column("Track", "track"), Column("NextReboot", "nextReboot"), Column("Schedule", "schedule")]
 
 
-def _write(path: Any, text: str) -> None:
+def _write(path: Any, text: str | Callable[[TextIO], None]) -> None:
+    """Write text, or let a writer stream into the file (a 10,000-VM JSON report is tens of megabytes)."""
     from pathlib import Path
 
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        with target.open("w") as out:
+            if callable(text):
+                text(out)
+            else:
+                out.write(text)
     except OSError as exc:
         raise InputError(f"Can't write {target}: {exc.strerror}; pick a writable path.") from None
+
+
+def _write_json(path: Any, document: Any) -> None:
+    from hpctl.output import write_json
+
+    _write(path, lambda out: write_json(document, out))
 
 
 @command
@@ -162,9 +174,9 @@ def report(
     from hpctl.cli.common import warn_if_stale
     from hpctl.core import report_formats as formats
     from hpctl.core.calendar import load_calendar
-    from hpctl.core.compliance import ReportConfig, evaluate, load_report_config, parse_rule_ids, parse_severity
+    from hpctl.core.compliance import Evaluation, ReportConfig, load_report_config, parse_rule_ids, parse_severity
     from hpctl.errors import NonCompliantError
-    from hpctl.fleet_reads import compliance_inputs
+    from hpctl.fleet_reads import compliance_report
 
     s = settings()
     # A report is read by people first: table unless --format or -o asks for something else.
@@ -199,14 +211,14 @@ def report(
         now = datetime.now(timezone.utc)
         today = now.date()
     calendar = load_calendar()
+    evaluation = Evaluation(today=today, now=now, calendar=calendar, config=cfg)
     conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
-    vms, scale_sets, stats = compliance_inputs(conn, scope, instance_views=instance_views)
+    result, stats = compliance_report(conn, scope, evaluation, instance_views=instance_views)
     warn_if_stale(calendar, today)
-    result = evaluate(vms, scale_sets, today=today, now=now, calendar=calendar, config=cfg)
     document = formats.to_json(result)
     document["queries"] = stats
     if json_file:
-        _write(json_file, render_json(document))
+        _write_json(json_file, document)
     if markdown_file:
         _write(markdown_file, formats.to_markdown(result, fail_on=threshold, calendar=calendar))
     if junit_file:
@@ -218,8 +230,10 @@ def report(
             _write(output_file, text)
         else:
             print(text, end="" if text.endswith("\n") else "\n")
+    elif output_file and chosen == "json":
+        _write_json(output_file, document)
     elif output_file:
-        _write(output_file, render_json(document) if chosen == "json" else _table_text(result))
+        _write(output_file, _table_text(result))
     elif chosen == "json":
         render(document, s.output if s.output in ("yaml", "jsonc", "none") else "json", s.query)
     elif not (s.output_given and s.output == "none"):
@@ -232,12 +246,6 @@ def report(
             f"Non-compliant: {result.summary.findings_by_severity.get(worst, 0)} {worst} finding(s) at or above "
             f"--fail-on {threshold} across {result.summary.non_compliant} resource(s).",
             hint="Each finding lists its fix; `hpctl report --format markdown` shows them grouped by severity.")
-
-
-def render_json(document: Any) -> str:
-    from hpctl.output import to_json
-
-    return to_json(document)
 
 
 def _table_text(result: Any) -> str:

@@ -459,6 +459,69 @@ class VmRecord:
         return self.facts.resource_group
 
 
+@dataclass(frozen=True)
+class VmModel:
+    """The part of a VmRecord that comes from the VM's own JSON (model + instance view), made as soon as a page of
+    VMs arrives so that the JSON itself need not be kept; the patch results complete it (complete_record)."""
+
+    facts: VmFacts
+    subscription: str
+    os_version: str | None
+    last_assessment: dict[str, Any] | None  # from the instance view's patchStatus, when it has one
+    last_installation: dict[str, Any] | None
+    power_state: str | None = None
+    hot_patch_status: dict[str, Any] | None = None
+    schedules: tuple[VmSchedule, ...] | None = None  # None when they were not read
+
+
+def vm_model(vm: dict[str, Any], *, instance_view: dict[str, Any] | None = None,
+             schedules: Iterable[VmSchedule] | None = None) -> VmModel:
+    """The VM's facts from its ARM JSON (Compute or Resource Graph).
+
+    The instance view may be passed or sit in properties.instanceView (Compute $expand) or
+    properties.extended.instanceView (Resource Graph).
+    """
+    props = vm.get("properties") or {}
+    view = instance_view or props.get("instanceView") or _get(props, "extended", "instanceView") or {}
+    status = patch_status_row(view)
+    facts = vm_facts(vm)
+    return VmModel(
+        facts=facts,
+        subscription=str(vm.get("subscriptionId") or subscription_of(facts.id)),
+        os_version=view.get("osVersion") or None,
+        last_assessment=status["lastAssessment"],
+        last_installation=status["lastInstallation"],
+        power_state=power_state(view),
+        hot_patch_status=status["hotPatchStatus"],
+        schedules=tuple(schedules) if schedules is not None else None,
+    )
+
+
+def complete_record(
+    model: VmModel,
+    *,
+    assessment: dict[str, Any] | None = None,
+    installation: dict[str, Any] | None = None,
+    patches: Iterable[dict[str, Any]] = (),
+    installed_kbs: Iterable[str] = (),
+) -> VmRecord:
+    """A VmRecord from a VM's model and, when given, its patch results: assessment/installation win over the
+    instance view's patchStatus. Patches default to those embedded in an assessPatches result."""
+    embedded = (assessment or {}).get("availablePatches") or (assessment or {}).get("patches") or ()
+    return VmRecord(
+        facts=model.facts,
+        subscription=model.subscription,
+        os_version=model.os_version,
+        last_assessment=assessment_summary(assessment if assessment else model.last_assessment),
+        last_installation=installation_summary(installation if installation else model.last_installation),
+        pending_patches=pending_patches(list(patches) or list(embedded)),
+        installed_kbs=tuple(installed_kbs),
+        power_state=model.power_state,
+        hot_patch_status=model.hot_patch_status,
+        schedules=model.schedules,
+    )
+
+
 def vm_record(
     vm: dict[str, Any],
     *,
@@ -469,29 +532,10 @@ def vm_record(
     installed_kbs: Iterable[str] = (),
     schedules: Iterable[VmSchedule] | None = None,
 ) -> VmRecord:
-    """A VmRecord from a VM's ARM JSON (Compute or Resource Graph) and, when given, its patch results.
-
-    The instance view may be passed or sit in properties.instanceView (Compute $expand) or
-    properties.extended.instanceView (Resource Graph); assessment/installation, when given, win over the
-    instance view's patchStatus. Patches default to those embedded in an assessPatches result.
-    """
-    props = vm.get("properties") or {}
-    view = instance_view or props.get("instanceView") or _get(props, "extended", "instanceView") or {}
-    status = patch_status_row(view)
-    facts = vm_facts(vm)
-    embedded = (assessment or {}).get("availablePatches") or (assessment or {}).get("patches") or ()
-    return VmRecord(
-        facts=facts,
-        subscription=str(vm.get("subscriptionId") or subscription_of(facts.id)),
-        os_version=view.get("osVersion") or None,
-        last_assessment=assessment_summary(assessment if assessment else status["lastAssessment"]),
-        last_installation=installation_summary(installation if installation else status["lastInstallation"]),
-        pending_patches=pending_patches(list(patches) or list(embedded)),
-        installed_kbs=tuple(installed_kbs),
-        power_state=power_state(view),
-        hot_patch_status=status["hotPatchStatus"],
-        schedules=tuple(schedules) if schedules is not None else None,
-    )
+    """A VmRecord from a VM's ARM JSON (Compute or Resource Graph) and, when given, its patch results
+    (vm_model, then complete_record)."""
+    return complete_record(vm_model(vm, instance_view=instance_view, schedules=schedules), assessment=assessment,
+                           installation=installation, patches=patches, installed_kbs=installed_kbs)
 
 
 @dataclass(frozen=True)
@@ -1112,6 +1156,76 @@ class _Evaluator:
         return self._result(VMSS, rec, out)
 
 
+class Evaluation:
+    """evaluate(), one resource at a time: a VM can be judged as soon as its data is in (hpctl report judges VMs
+    while Resource Graph's quota holds back the next page), and report() sorts and sums the results up."""
+
+    def __init__(self, *, today: date, now: datetime, calendar: Calendar, config: ReportConfig | None = None):
+        self.config = config or ReportConfig()
+        self.calendar = calendar
+        self.today = today
+        self._ev = _Evaluator(today, now, calendar, self.config)
+
+    def vm(self, rec: VmRecord) -> ResourceResult:
+        """One VM's result under the configured rules."""
+        return self._ev.vm(rec)
+
+    def scale_set(self, rec: ScaleSetRecord) -> ResourceResult:
+        """One scale set's result under the configured rules."""
+        return self._ev.scale_set(rec)
+
+    def report(self, vm_results: Iterable[ResourceResult], vmss_results: Iterable[ResourceResult]) -> Report:
+        """The Report of these results: sorted by subscription, resource group and name, with the summary."""
+        ev, config, calendar, today = self._ev, self.config, self.calendar, self.today
+        vm_results, vmss_results = list(vm_results), list(vmss_results)
+        results = sorted(
+            vm_results + vmss_results,
+            key=lambda r: _sort_key(r.kind, r.subscription, r.resource_group, r.name, r.id),
+        )
+        findings = tuple(f for r in results for f in r.findings)
+        by_severity = {s: 0 for s in SEVERITIES}
+        for f in findings:
+            by_severity[f.severity] += 1
+        # The fleet's next reboot: the earliest next baseline among the OS lines hotpatch VMs/scale sets run.
+        lines: set[str] = set()
+        for r in vm_results:
+            if isinstance(r.record, VmRecord) and r.record.facts.hotpatch:
+                line = (r.track.os if r.track else None) or _os_line_of_sku(r.record.facts.sku)
+                if line:
+                    lines.add(line)
+        for r in vmss_results:
+            rec = r.record
+            if isinstance(rec, ScaleSetRecord) and rec.hotpatch and rec.eligible and not rec.uniform:
+                line = _os_line_of_sku(rec.sku)
+                if line:
+                    lines.add(line)
+        baselines = [b for b in (ev.next_baseline(line) for line in sorted(lines)) if b is not None]
+        next_date = min((b.date for b in baselines), default=None)
+        summary = Summary(
+            vms_checked=len(vm_results),
+            scale_sets_checked=len(vmss_results),
+            compliant=sum(r.compliant for r in results),
+            vms_compliant=sum(r.compliant for r in vm_results),
+            scale_sets_compliant=sum(r.compliant for r in vmss_results),
+            findings_by_severity=by_severity,
+            worst_severity=worst_of(f.severity for f in findings),
+            next_reboot=next_date,
+            next_reboot_releases=tuple(b for b in baselines if b.date == next_date),
+            calendar_stale=calendar.staleness(today),
+        )
+        return Report(
+            today=today,
+            generated_at=ev.now,
+            config=config,
+            rules=config.active_rules(),
+            results=tuple(results),
+            findings=findings,
+            summary=summary,
+            calendar_origin=calendar.origin,
+            calendar_as_of=calendar.as_of,
+        )
+
+
 def evaluate(
     vms: Iterable[VmRecord],
     scale_sets: Iterable[ScaleSetRecord],
@@ -1123,53 +1237,5 @@ def evaluate(
 ) -> Report:
     """Apply the configured rules to every VM and scale set; results and findings sorted by subscription,
     resource group and name."""
-    config = config or ReportConfig()
-    ev = _Evaluator(today, now, calendar, config)
-    vm_results = [ev.vm(v) for v in vms]
-    vmss_results = [ev.scale_set(s) for s in scale_sets]
-    results = sorted(
-        vm_results + vmss_results,
-        key=lambda r: _sort_key(r.kind, r.subscription, r.resource_group, r.name, r.id),
-    )
-    findings = tuple(f for r in results for f in r.findings)
-    by_severity = {s: 0 for s in SEVERITIES}
-    for f in findings:
-        by_severity[f.severity] += 1
-    # The fleet's next reboot: the earliest next baseline among the OS lines hotpatch VMs/scale sets run.
-    lines: set[str] = set()
-    for r in vm_results:
-        if isinstance(r.record, VmRecord) and r.record.facts.hotpatch:
-            line = (r.track.os if r.track else None) or _os_line_of_sku(r.record.facts.sku)
-            if line:
-                lines.add(line)
-    for r in vmss_results:
-        rec = r.record
-        if isinstance(rec, ScaleSetRecord) and rec.hotpatch and rec.eligible and not rec.uniform:
-            line = _os_line_of_sku(rec.sku)
-            if line:
-                lines.add(line)
-    baselines = [b for b in (ev.next_baseline(line) for line in sorted(lines)) if b is not None]
-    next_date = min((b.date for b in baselines), default=None)
-    summary = Summary(
-        vms_checked=len(vm_results),
-        scale_sets_checked=len(vmss_results),
-        compliant=sum(r.compliant for r in results),
-        vms_compliant=sum(r.compliant for r in vm_results),
-        scale_sets_compliant=sum(r.compliant for r in vmss_results),
-        findings_by_severity=by_severity,
-        worst_severity=worst_of(f.severity for f in findings),
-        next_reboot=next_date,
-        next_reboot_releases=tuple(b for b in baselines if b.date == next_date),
-        calendar_stale=calendar.staleness(today),
-    )
-    return Report(
-        today=today,
-        generated_at=ev.now,
-        config=config,
-        rules=config.active_rules(),
-        results=tuple(results),
-        findings=findings,
-        summary=summary,
-        calendar_origin=calendar.origin,
-        calendar_as_of=calendar.as_of,
-    )
+    evaluation = Evaluation(today=today, now=now, calendar=calendar, config=config)
+    return evaluation.report([evaluation.vm(v) for v in vms], [evaluation.scale_set(s) for s in scale_sets])

@@ -8,6 +8,7 @@ patchinstallationresources) and stay within a small KQL subset: where (==, =~, !
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 VM_TYPE = "microsoft.compute/virtualmachines"
 VMSS_TYPE = "microsoft.compute/virtualmachinescalesets"
@@ -58,6 +59,48 @@ def vms_query(resource_group: str | None = None, vm_ids: Sequence[str] = (),
         "| project id, name, type, location, resourceGroup, subscriptionId, tags, zones, properties",
         "| order by id asc",
     ])
+
+
+# What the report reads of a VM (hpctl.core.compliance.vm_model): Resource Graph projects these columns, so a
+# page carries them and not the whole model (about half the bytes). (column, path under properties)
+VM_FACT_COLUMNS = (
+    ("imageReference", "storageProfile.imageReference"),
+    ("osType", "storageProfile.osDisk.osType"),
+    ("windowsConfiguration", "osProfile.windowsConfiguration"),
+    ("availabilitySet", "availabilitySet"),
+    ("instanceView", "extended.instanceView"),
+)
+_VM_TOP_COLUMNS = ("id", "name", "type", "location", "resourceGroup", "subscriptionId", "tags", "zones")
+
+
+def vm_facts_query(resource_group: str | None = None, vm_ids: Sequence[str] = (),
+                   tags: Iterable[tuple[str, str | None]] = ()) -> str:
+    """VMs with only the model and instance-view fields the report judges (vm_from_facts_row rebuilds them)."""
+    return "\n".join([
+        "resources",
+        f"| where type =~ {quote(VM_TYPE)}",
+        *_scope(resource_group, vm_ids, tags, by_prefix=False),
+        "| project " + ", ".join([*_VM_TOP_COLUMNS, *(f"{column} = properties.{path}"
+                                                      for column, path in VM_FACT_COLUMNS)]),
+        "| order by id asc",
+    ])
+
+
+def vm_from_facts_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A vm_facts_query row in the VM's own ARM shape (properties nested as Azure nests them)."""
+    vm = {key: row.get(key) for key in _VM_TOP_COLUMNS}
+    props: dict[str, Any] = {}
+    for column, path in VM_FACT_COLUMNS:
+        value = row.get(column)
+        if value is None:
+            continue
+        node = props
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    vm["properties"] = props
+    return vm
 
 
 def scale_sets_query(resource_group: str | None = None, tags: Iterable[tuple[str, str | None]] = ()) -> str:
