@@ -143,7 +143,9 @@ class PatchResults:
                 if slot["installation"] is None or when > slot["_i"]:
                     slot["installation"], slot["_i"] = installation_summary(record), when
             elif kind == q.ASSESSMENT_PATCH_TYPE:
-                slot["patches"].append(record)  # pending_patches names a patch by its row's name (the patchId)
+                # What pending_patches reads: the properties, and the row's name (the patchId) to tell patches apart.
+                name = record.get("name")
+                slot["patches"].append({"name": name, "id": None if name else record.get("id"), "properties": props})
         return touched
 
     def complete(self, model: VmModel, installed_kbs: Iterable[str] = ()) -> VmRecord:
