@@ -11,6 +11,7 @@ from hpctl.sandbox.clock import SimClock
 from hpctl.sandbox.compute import Compute, VirtualMachine, stable_vm_id
 from hpctl.sandbox.config import SandboxConfig
 from hpctl.sandbox.deployments import Deployments
+from hpctl.sandbox.hybridcompute import HybridCompute
 from hpctl.sandbox.ids import GuidStream
 from hpctl.sandbox.images import ImageCatalog
 from hpctl.sandbox.lro import Operations
@@ -64,10 +65,24 @@ class Backend:
         self.deployments = Deployments(self)
         # Update Manager schedules: maintenance configurations and their assignments (hpctl.sandbox.maintenance).
         self.maintenance = MaintenanceStore(self.subscription_id, self)
+        # Azure Arc machines (Microsoft.HybridCompute), Azure Local VMs among them.
+        self.hybrid = HybridCompute(
+            self.subscription_id,
+            self.tenant_id,
+            self.clock,
+            self.world,
+            self.groups,
+            self.operations,
+            self.guids,
+            self.compute,
+            config.seed,
+        )
         if config.fleet:
+            from hpctl.sandbox.arcfleet import seed_arc_machines
             from hpctl.sandbox.fleet import seed_fleet
 
             seed_fleet(self, config.fleet, config.seed)
+            seed_arc_machines(self, config.fleet, config.seed)
 
     def settle(self) -> None:
         """Finish every operation whose simulated time is up."""

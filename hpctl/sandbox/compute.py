@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hpctl.sandbox.armerrors import ArmError, conflict, resource_not_found
 from hpctl.sandbox.clock import SimClock, ts, ts_seconds, ts_zulu
@@ -31,6 +31,27 @@ DELETE_SECONDS = 60.0
 # The operation-level failure real CRP reports for a patch operation that broke (azure-rest-api-specs #31144).
 PATCH_FAILURE = ("VMGuestPatchInternalError", "An internal execution error occurred. Please retry later.")
 AGENT_FAILURE_CODE = "VMAgentStatusCommunicationError"
+
+
+class PatchOwner(Protocol):
+    """What keeps patch history: a VM here, an Arc machine in hybridcompute.py (same records, same tables)."""
+
+    id: str
+    group: str
+    patch: PatchState | None
+    assessments: list[dict[str, Any]]
+    installations: list[dict[str, Any]]
+    last_assessment: dict[str, Any] | None
+    last_installation: dict[str, Any] | None
+
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def is_windows(self) -> bool: ...
+
+    @property
+    def resource_type(self) -> str: ...
 
 
 @dataclass
@@ -81,6 +102,18 @@ class VirtualMachine:
     @property
     def windows(self) -> dict[str, Any]:
         return self.model.windows or {}
+
+    @property
+    def location(self) -> str:
+        return self.model.location
+
+    @property
+    def is_windows(self) -> bool:
+        return self.model.windows is not None
+
+    @property
+    def resource_type(self) -> str:
+        return VM_TYPE
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -417,7 +450,7 @@ class Compute:
 
     # -- history --------------------------------------------------------------------------------------
 
-    def _prune(self, vm: VirtualMachine) -> None:
+    def _prune(self, vm: PatchOwner) -> None:
         now = self.clock.now()
         vm.assessments = [a for a in vm.assessments if a["_end"] >= now - dt.timedelta(days=ASSESSMENT_DAYS)]
         vm.installations = [
@@ -426,7 +459,7 @@ class Compute:
 
     def record_assessment(
         self,
-        vm: VirtualMachine,
+        vm: PatchOwner,
         activity: str,
         start: dt.datetime,
         end: dt.datetime,
@@ -460,7 +493,7 @@ class Compute:
             "availablePatches": listed,
             "error": error,
             "startedBy": started_by,
-            "osType": "Windows" if vm.model.windows is not None else "Linux",
+            "osType": "Windows" if vm.is_windows else "Linux",
             "_end": end,
         }
         vm.last_assessment = record
@@ -470,7 +503,7 @@ class Compute:
 
     def record_installation(
         self,
-        vm: VirtualMachine,
+        vm: PatchOwner,
         activity: str,
         start: dt.datetime,
         end: dt.datetime,

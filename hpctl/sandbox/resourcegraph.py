@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from hpctl.sandbox import kql
 from hpctl.sandbox.armerrors import ArmError
-from hpctl.sandbox.compute import ASSESSMENT_DAYS, INSTALLATION_DAYS, VirtualMachine
+from hpctl.sandbox.compute import ASSESSMENT_DAYS, INSTALLATION_DAYS, PatchOwner, VirtualMachine
 from hpctl.sandbox.maintenance import assignment_bodies, configuration_bodies
 
 if TYPE_CHECKING:
@@ -181,13 +181,19 @@ def vm_row(backend: Backend, vm: VirtualMachine) -> kql.LazyRow:
     return kql.LazyRow(eager, _VM_LOADERS, (backend, vm))
 
 
-def _os_type(vm: VirtualMachine) -> str:
-    return "Windows" if vm.model.windows is not None else "Linux"
+def _os_type(vm: PatchOwner) -> str:
+    return "Windows" if vm.is_windows else "Linux"
 
 
-def _service(vm: VirtualMachine) -> str:
+def _service(vm: PatchOwner) -> str:
     # Windows Update for Windows; the sandbox's only Linux images are Ubuntu's (APT).
-    return "WU" if vm.model.windows is not None else "APT"
+    return "WU" if vm.is_windows else "APT"
+
+
+def _result_types(owner: PatchOwner) -> tuple[str, str]:
+    """(assessment type, installation type) under the owner's own type: Compute VMs and Arc machines alike."""
+    base = owner.resource_type.lower()
+    return base + "/patchassessmentresults", base + "/patchinstallationresults"
 
 
 def _class_counts(patches: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -203,15 +209,16 @@ def _reboot_required(behavior: str | None) -> bool:
     return behavior == "AlwaysRequiresReboot"
 
 
-def _child(backend: Backend, vm: VirtualMachine, resource_id: str, name: str, kind_of: str,
+def _child(backend: Backend, vm: PatchOwner, resource_id: str, name: str, kind_of: str,
            properties: dict[str, Any]) -> dict[str, Any]:
-    row = _common(backend, resource_id, name, kind_of, vm.model.location, vm.group)
+    row = _common(backend, resource_id, name, kind_of, vm.location, vm.group)
     row["properties"] = properties
     return row
 
 
-def assessment_rows(backend: Backend, vm: VirtualMachine, latest: dict[str, Any]) -> list[dict[str, Any]]:
-    """A VM's latest assessment record as ARG's summary row and its softwarepatches children."""
+def assessment_rows(backend: Backend, vm: PatchOwner, latest: dict[str, Any]) -> list[dict[str, Any]]:
+    """A VM's (or Arc machine's) latest assessment record as ARG's summary row and its softwarepatches children."""
+    assessment_type, _ = _result_types(vm)
     base = f"{vm.id}/patchAssessmentResults/latest"
     available = latest.get("availablePatches") or []
     rows = [
@@ -220,7 +227,7 @@ def assessment_rows(backend: Backend, vm: VirtualMachine, latest: dict[str, Any]
             vm,
             base,
             latest["assessmentActivityId"],
-            ASSESSMENT_TYPE,
+            assessment_type,
             {
                 "status": latest["status"],
                 "rebootPending": latest["rebootPending"],
@@ -241,7 +248,7 @@ def assessment_rows(backend: Backend, vm: VirtualMachine, latest: dict[str, Any]
                 vm,
                 f"{base}/softwarePatches/{patch['patchId']}",
                 patch["name"],
-                ASSESSMENT_PATCH_TYPE,
+                assessment_type + "/softwarepatches",
                 {
                     "patchName": patch["name"],
                     "kbId": patch.get("kbId"),
@@ -258,8 +265,9 @@ def assessment_rows(backend: Backend, vm: VirtualMachine, latest: dict[str, Any]
     return rows
 
 
-def installation_rows(backend: Backend, vm: VirtualMachine, record: dict[str, Any]) -> list[dict[str, Any]]:
+def installation_rows(backend: Backend, vm: PatchOwner, record: dict[str, Any]) -> list[dict[str, Any]]:
     """One installation record as ARG's summary row and its softwarepatches children."""
+    _, installation_type = _result_types(vm)
     activity = record["installationActivityId"]
     base = f"{vm.id}/patchInstallationResults/{activity}"
     summary = {
@@ -280,7 +288,7 @@ def installation_rows(backend: Backend, vm: VirtualMachine, record: dict[str, An
         "errorDetails": record.get("error"),
         "maintenanceRunId": None,  # on-demand and seeded runs belong to no maintenance configuration
     }
-    rows = [_child(backend, vm, base, activity, INSTALLATION_TYPE, summary)]
+    rows = [_child(backend, vm, base, activity, installation_type, summary)]
     listed = record.get("patches") or []
     # The Patch objects (kept by Compute beside the result body) give reboot behaviour and publish date.
     outcomes = record.get("_outcomes") or [(None, p["installationState"]) for p in listed]
@@ -293,7 +301,7 @@ def installation_rows(backend: Backend, vm: VirtualMachine, record: dict[str, An
                 vm,
                 f"{base}/softwarePatches/{entry['patchId']}",
                 entry["name"],
-                INSTALLATION_PATCH_TYPE,
+                installation_type + "/softwarepatches",
                 {
                     "installationState": state,
                     "patchName": entry["name"],
@@ -348,14 +356,28 @@ class HistoryCache:
         self.tables[table] = fresh
 
 
+def _arc_machines(backend: Backend) -> list[Any]:
+    hybrid: Any = getattr(backend, "hybrid", None)
+    return hybrid.list() if hybrid is not None else []
+
+
+def arc_row(backend: Backend, machine: Any) -> dict[str, Any]:
+    """An Arc machine in `resources`: its GET body with the instance-view fields (licenseProfile) [inferred]."""
+    return arm_resource_row(backend, backend.hybrid.machine_body(machine, expand=True))
+
+
 def tables(backend: Backend, now: dt.datetime, cache: HistoryCache | None = None) -> dict[str, kql.Table]:
     """The tables as they stand at `now` (history windows: 7 days of assessments, 30 of installations)."""
-    vms = backend.compute.list()
+    arc = _arc_machines(backend)
+    # Update Manager keeps Arc machines' results in the same tables, under their own types (azure-wire.md §9.8).
+    vms: list[PatchOwner] = [*backend.compute.list(), *arc]
     cache = cache or HistoryCache()
 
     def resources() -> Iterator[dict[str, Any]]:
-        for vm in vms:
+        for vm in backend.compute.list():
             yield vm_row(backend, vm)
+        for machine in arc:
+            yield arc_row(backend, machine)
         for source in RESOURCE_SOURCES:
             for body in source(backend):
                 yield arm_resource_row(backend, body)

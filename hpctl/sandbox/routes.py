@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from hpctl.sandbox.armerrors import ArmError, fault_error, subscription_not_found
 from hpctl.sandbox.backend import Backend
 from hpctl.sandbox.faults import DROP, Fault, Faults
+from hpctl.sandbox.hybridroutes import hybrid_routes
 from hpctl.sandbox.lro import FAILED, Operation
 from hpctl.sandbox.maintenance import maintenance_routes
 from hpctl.sandbox.resourcegraph import ResourceGraph
@@ -205,6 +206,7 @@ class ArmApp:
         ]
         table.extend(resource_routes(self))  # deployments, scale sets, network reads (resourceroutes.py)
         table.extend(maintenance_routes(self))  # maintenance configurations and assignments (maintenance.py)
+        table.extend(hybrid_routes(self))  # Arc machines, license profiles (hybridroutes.py)
         self.routes = [Route(_compile(t), methods, compute) for t, methods, compute in table]
 
     # -- pipeline -------------------------------------------------------------------------------------
@@ -411,6 +413,7 @@ class ArmApp:
                 "date": self.backend.clock.today.isoformat(),
                 "timeScale": self.backend.clock.time_scale,
                 "vms": len(self.backend.compute.list()),
+                "arcMachines": len(self.backend.hybrid.list()),
             }
             return Response(200, [("Content-Type", "application/json; charset=utf-8")], compact_json(body))
         return Response(

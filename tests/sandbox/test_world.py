@@ -113,8 +113,12 @@ def test_fleet_layout(tmp_path: Path) -> None:
     vms = backend.compute.list()
     # 200 planned VMs, then the fixed set showing each way Azure reports a VM, in a group of its own.
     assert len(vms) == 200 + len(AGENT_FORMS) and len({vm.name for vm in vms}) == len(vms)
-    assert [g.name for g in backend.groups.list()] == ["rg-agents", "rg-api", "rg-app", "rg-data", "rg-legacy",
-                                                       "rg-web"]
+    vm_groups = ["rg-agents", "rg-api", "rg-app", "rg-data", "rg-legacy", "rg-web"]
+    assert sorted({vm.group for vm in vms}) == vm_groups
+    # Arc machines come in resource groups of their own (hpctl.sandbox.arcfleet).
+    arc_groups = sorted({m.group for m in backend.hybrid.list()})
+    assert arc_groups == ["rg-arc-batch-01", "rg-arc-branch", "rg-arc-onprem", "rg-hci-vms"]
+    assert [g.name for g in backend.groups.list()] == sorted([*vm_groups, *arc_groups])
     assert 2 <= len({vm.model.location for vm in vms}) <= 3
     assert {z for vm in vms for z in vm.model.zones or []} == {"1", "2", "3"}
     assert {vm.availability.name for vm in vms if vm.availability} == {"AVSET-SQL", "AVSET-LEGACY"}
