@@ -23,7 +23,7 @@ from hpctl.core.compliance import (
 )
 from hpctl.core.gc_pause import cyclic_gc_paused
 from hpctl.core.history import timelines
-from hpctl.core.targets import TargetSpec
+from hpctl.core.targets import ALL_KINDS, ARC_KIND, VM_KIND, TargetSpec
 from hpctl.edge import resourcegraph
 from hpctl.edge.clients import Connection
 from hpctl.errors import NotFoundError
@@ -35,22 +35,34 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class GraphScope:
-    """Which subscriptions (None: all the identity can read) and which VMs inside them."""
+    """Which subscriptions (None: all the identity can read), which VMs / Arc machines inside them, and which
+    kinds of machine (vm, arc)."""
 
     subscriptions: list[str] | None
     resource_group: str | None
     vm_ids: list[str]
     tags: list[tuple[str, str | None]]
+    kinds: tuple[str, ...] = q.ALL
 
 
 def scope_of(spec: TargetSpec, subscriptions: Sequence[str] | None) -> GraphScope:
-    vm_ids = [vm.resource_id(vm.subscription or (subscriptions[0] if subscriptions else None))
-              for vm in spec.vms]
+    kinds = q.ALL if spec.kind == ALL_KINDS else (spec.kind,)
+    vm_ids = []
+    for vm in spec.vms:
+        subscription = vm.subscription or (subscriptions[0] if subscriptions else None)
+        # A name under --kind all may be either: both ids are looked up (only one exists).
+        for kind in ((VM_KIND, ARC_KIND) if vm.kind == ALL_KINDS else (vm.kind,)):
+            vm_ids.append(vm.resource_id(subscription, kind))
     subs = list(subscriptions) if subscriptions else None
     if spec.subscriptions:
         subs = sorted(set(subs or []) | set(spec.subscriptions))
     return GraphScope(subs, spec.resource_group if not spec.vms else None, vm_ids,
-                      [(t.key, t.value) for t in spec.tag_filters])
+                      [(t.key, t.value) for t in spec.tag_filters], kinds)
+
+
+def _ids_of(ids: list[str], kind: str) -> list[str]:
+    marker = f"/providers/{q.VM_TYPE if kind == VM_KIND else q.ARC_TYPE}/"
+    return [i for i in ids if marker in i.lower()]
 
 
 def _pages(conn: Connection, kql: str, scope: GraphScope, stats: dict[str, int],
@@ -66,10 +78,21 @@ def _run(conn: Connection, kql: str, scope: GraphScope, stats: dict[str, int],
     return [row for page in _pages(conn, kql, scope, stats, quota) for row in page]
 
 
+def _machines(conn: Connection, scope: GraphScope, kind: str, stats: dict[str, int],
+              quota: resourcegraph.QuotaClock | None = None) -> list[dict[str, Any]]:
+    """The VMs or Arc machines in scope (none when the kind is not asked for, or no id of it was named)."""
+    if kind not in scope.kinds:
+        return []
+    ids = _ids_of(scope.vm_ids, kind)
+    if scope.vm_ids and not ids:
+        return []
+    query = q.vms_query if kind == VM_KIND else q.arc_machines_query
+    return _run(conn, query(scope.resource_group, ids, scope.tags), scope, stats, quota)
+
+
 def tagged_vm_ids(conn: Connection, scope: GraphScope, stats: dict[str, int]) -> list[str]:
-    """Patch records carry no tags: resolve --tag to VM ids first."""
-    rows = _run(conn, q.vms_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats)
-    return [r["id"] for r in rows]
+    """Patch records carry no tags: resolve --tag to VM and Arc machine ids first."""
+    return [r["id"] for kind in scope.kinds for r in _machines(conn, scope, kind, stats)]
 
 
 def require_group_if_empty(conn: Connection, scope: GraphScope, found: int) -> None:
@@ -112,7 +135,8 @@ def history(conn: Connection, scope: GraphScope, days: int, *, patches: bool = F
         vm_ids = tagged_vm_ids(conn, scope, stats)
         if not vm_ids:
             return {"vms": [], "stats": stats}
-    records = _run(conn, q.history_query(days, scope.resource_group, vm_ids, patches=patches), scope, stats)
+    records = _run(conn, q.history_query(days, scope.resource_group, vm_ids, patches=patches, kinds=scope.kinds),
+                   scope, stats)
     vms = timelines(records)
     require_group_if_empty(conn, scope, len(vms))
     return {"vms": vms, "stats": stats}
@@ -132,17 +156,18 @@ class PatchResults:
             vm_id = q.vm_id_of(record.get("id", ""))
             touched.add(vm_id)
             slot = self.by_vm.setdefault(vm_id, {"assessment": None, "installation": None, "patches": []})
-            kind = (record.get("type") or "").lower()
+            # VMs' and Arc machines' records alike (the same tables, their own types).
+            kind = q.record_kind(record.get("type"))
             props = record.get("properties")
             when = str((props or {}).get("lastModifiedDateTime") or "")
             # The latest assessment and installation are kept as their summaries, not as rows.
-            if kind == q.ASSESSMENT_TYPE:
+            if kind == q.ASSESSMENT:
                 if slot["assessment"] is None or when > slot["_a"]:
                     slot["assessment"], slot["_a"] = assessment_summary(record), when
-            elif kind == q.INSTALLATION_TYPE:
+            elif kind == q.INSTALLATION:
                 if slot["installation"] is None or when > slot["_i"]:
                     slot["installation"], slot["_i"] = installation_summary(record), when
-            elif kind == q.ASSESSMENT_PATCH_TYPE:
+            elif kind == q.ASSESSMENT_PATCH:
                 # What pending_patches reads: the properties, and the row's name (the patchId) to tell patches apart.
                 name = record.get("name")
                 slot["patches"].append({"name": name, "id": None if name else record.get("id"), "properties": props})
@@ -179,6 +204,9 @@ def patch_evidence(conn: Connection, vm_ids: list[str], scope: GraphScope | None
 
 def _read_vms(conn: Connection, scope: GraphScope, stats: dict[str, int], quota: resourcegraph.QuotaClock,
               instance_views: bool) -> tuple[list[VmModel], list[ScaleSetRecord], set[str]]:
+    if VM_KIND not in scope.kinds or (scope.vm_ids and not _ids_of(scope.vm_ids, VM_KIND)):
+        return [], [], set()  # --kind arc, or only Arc machines named
+    vm_ids = _ids_of(scope.vm_ids, VM_KIND)
     """The VMs' models, the scale sets, and the ids (lower case) of the VMs whose track needs patch evidence.
 
     Each page is converted as it arrives, inside the wait for the quota's next window, and only what the rules
@@ -190,7 +218,7 @@ def _read_vms(conn: Connection, scope: GraphScope, stats: dict[str, int], quota:
     needing: set[str] = set()
     # Which Update Manager schedules each VM is in is worked out as its row arrives: the schedules come first.
     schedules = schedule_index(conn, scope.subscriptions, stats, quota=quota)
-    for page in _pages(conn, q.vm_facts_query(scope.resource_group, scope.vm_ids, scope.tags), scope, stats, quota):
+    for page in _pages(conn, q.vm_facts_query(scope.resource_group, vm_ids, scope.tags), scope, stats, quota):
         for row in page:
             vm = q.vm_from_facts_row(row)
             if needs_evidence(vm):
@@ -203,7 +231,6 @@ def _read_vms(conn: Connection, scope: GraphScope, stats: dict[str, int], quota:
         scale_set_record(row)
         for page in _pages(conn, q.scale_sets_query(scope.resource_group, scope.tags), scope, stats, quota)
         for row in page]
-    require_group_if_empty(conn, scope, len(models) + len(vms) + len(scale_sets))
     if vms:
         views = compute_instance_views(
             conn, scope, {str(vm.get("subscriptionId") or conn.subscription_id) for vm in vms}, stats)
@@ -238,11 +265,39 @@ def compliance_report(conn: Connection, scope: GraphScope, evaluation: Evaluatio
         return _judge_fleet(conn, scope, evaluation, instance_views)
 
 
+def _judge_arc(conn: Connection, scope: GraphScope, evaluation: Evaluation, stats: dict[str, int],
+               quota: resourcegraph.QuotaClock) -> list[ResourceResult]:
+    """The Arc machines in scope, judged on their latest Update Manager records (two queries)."""
+    from hpctl.core.compliance import arc_record
+
+    machines = _machines(conn, scope, ARC_KIND, stats, quota)
+    if not machines:
+        return []
+    ids = [m["id"] for m in machines]
+    results = PatchResults()
+    if scope.tags or scope.vm_ids:
+        for start in range(0, len(ids), ID_BATCH):
+            results.add(_run(conn, q.latest_patch_results_query(None, ids[start:start + ID_BATCH], (ARC_KIND,)),
+                             scope, stats, quota))
+    else:
+        results.add(_run(conn, q.latest_patch_results_query(scope.resource_group, kinds=(ARC_KIND,)), scope, stats,
+                         quota))
+    judged = []
+    for machine in machines:
+        slot = results.by_vm.get(machine["id"].lower(), {})
+        judged.append(evaluation.arc(arc_record(machine, assessment=slot.get("assessment"),
+                                                installation=slot.get("installation"),
+                                                patches=slot.get("patches") or ())))
+    return judged
+
+
 def _judge_fleet(conn: Connection, scope: GraphScope, evaluation: Evaluation, instance_views: bool
                  ) -> tuple[Report, dict[str, int]]:
     stats: dict[str, int] = {}
     quota = resourcegraph.QuotaClock()
     models, scale_sets, needing = _read_vms(conn, scope, stats, quota, instance_views)
+    arc_results = _judge_arc(conn, scope, evaluation, stats, quota)
+    require_group_if_empty(conn, scope, len(models) + len(scale_sets) + len(arc_results))
     results = PatchResults()
     # One ordered query (a group or the subscription) allows judging early; id batches each start over. VMs that
     # need patch evidence wait for its query.
@@ -280,7 +335,7 @@ def _judge_fleet(conn: Connection, scope: GraphScope, evaluation: Evaluation, in
         key = model.facts.id.lower()
         vm_results.append(evaluation.vm(results.complete(
             model, installed_kbs=evidence[key].installed if key in evidence else ())))
-    return evaluation.report(vm_results, [evaluation.scale_set(s) for s in scale_sets]), stats
+    return evaluation.report(vm_results, [evaluation.scale_set(s) for s in scale_sets], arc_results), stats
 
 
 def compute_instance_views(conn: Connection, scope: GraphScope, subscriptions: Iterable[str],

@@ -1,4 +1,5 @@
-"""Which VMs a patch command targets, their rows, and `status` (reads); writes go through hpctl.fleet."""
+"""Which VMs and Arc machines a patch command targets, their rows, and `status` (reads); writes go through
+hpctl.fleet."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from hpctl import arc_machines
 from hpctl.core.calendar import Calendar, load_calendar
 from hpctl.core.patch_results import hotpatch_incompatible, patch_status_row
-from hpctl.core.targets import TargetSpec
+from hpctl.core.targets import ALL_KINDS, ARC_KIND, VM_KIND, TargetSpec, VmRef
 from hpctl.core.track import PatchEvidence, needs_evidence, track_of, track_summary
 from hpctl.core.vm_facts import power_state, resource_group_of, vm_facts
 from hpctl.edge import compute
 from hpctl.edge.clients import Connection
 from hpctl.edge.errors import translate
-from hpctl.errors import HpctlError, NotFoundError
+from hpctl.errors import EXIT_NOT_FOUND, HpctlError, NotFoundError
 from hpctl.runner import DEFAULT_MAX_PARALLEL, run_each
 
 log = logging.getLogger(__name__)
@@ -23,12 +25,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Target:
-    """One VM to act on: its model when it could be read, else the error reading it gave."""
+    """One VM or Arc machine to act on: its model when it could be read, else the error reading it gave."""
 
     resource_group: str
     name: str
     vm: dict[str, Any] | None = None
     error: BaseException | None = None
+    kind: str = VM_KIND  # "vm" (Microsoft.Compute) or "arc" (Microsoft.HybridCompute)
 
 
 @dataclass
@@ -53,26 +56,53 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
     return {"message": err.message, "exitCode": err.exit_code, "hint": err.hint}
 
 
+def _read_named(conn: Connection, ref: VmRef, instance_view: bool) -> tuple[str, dict[str, Any]]:
+    """(kind, model) of a named target: a VM, or under --kind all an Arc machine when no VM has the name."""
+    if ref.kind in (VM_KIND, ALL_KINDS):
+        try:
+            return VM_KIND, compute.get_vm(conn, ref.resource_group, ref.name, instance_view=instance_view)
+        except Exception as exc:  # noqa: BLE001 - only "not found" moves on to Arc; the rest is this target's error
+            if ref.kind == VM_KIND or as_error(exc).exit_code != EXIT_NOT_FOUND:
+                raise
+    try:
+        return ARC_KIND, arc_machines.read_machine(conn, ref)
+    except Exception as exc:  # noqa: BLE001
+        error = as_error(exc)
+        if ref.kind == ALL_KINDS and error.exit_code == EXIT_NOT_FOUND:
+            raise NotFoundError(f"Not found: no VM or Arc machine named '{ref.name}' in resource group "
+                                f"'{ref.resource_group}'.", hint="Check -g/--resource-group, -n/--name and "
+                                "-s/--subscription (or --kind).", request_id=error.request_id) from exc
+        raise
+
+
 def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = False,
                    max_parallel: int = DEFAULT_MAX_PARALLEL) -> list[Target]:
-    """Resolve -n/-g/--ids/--tag (or the whole subscription) to VMs, reading each VM's model."""
+    """Resolve -n/-g/--ids/--tag/--kind (or the whole subscription) to VMs and Arc machines, reading each model."""
     if spec.vms:
         refs = list(spec.vms)
-
-        def read(ref: Any) -> dict[str, Any]:
-            return compute.get_vm(conn, ref.resource_group, ref.name, instance_view=instance_view)
-
-        outcomes = run_each(refs, read, max_parallel=max_parallel)
-        targets = [Target(o.target.resource_group, o.target.name, vm=o.value, error=o.error) for o in outcomes]
+        outcomes = run_each(refs, lambda ref: _read_named(conn, ref, instance_view), max_parallel=max_parallel)
+        targets = []
+        for o in outcomes:
+            kind, model = o.value if o.value is not None else (o.target.kind, None)
+            targets.append(Target(o.target.resource_group, o.target.name, vm=model, error=o.error,
+                                  kind=ARC_KIND if kind == ARC_KIND else VM_KIND))
         return [t for t in targets if t.vm is None or spec.matches_tags(t.vm.get("tags"))]
-    vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
-    vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
-    vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
-    return [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
+    targets = []
+    if spec.includes(VM_KIND):
+        vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
+        vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
+        vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
+        targets += [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
+    if spec.includes(ARC_KIND):
+        targets += [Target(resource_group_of(m["id"]), m["name"], vm=m, kind=ARC_KIND)
+                    for m in arc_machines.list_in_scope(conn, spec)]
+    return targets
 
 
 def base_row(target: Target) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": target.name, "resourceGroup": target.resource_group}
+    if target.kind == ARC_KIND and target.vm:
+        return arc_machines.base_row(target.vm)
+    row: dict[str, Any] = {"name": target.name, "resourceGroup": target.resource_group, "kind": target.kind}
     if target.vm:
         facts = vm_facts(target.vm)
         row.update({
@@ -116,16 +146,18 @@ def status_row(target: Target, today: date, evidence: PatchEvidence | None = Non
 
 def status(conn: Connection, spec: TargetSpec, *, today: date,
            max_parallel: int = DEFAULT_MAX_PARALLEL) -> FleetResult:
-    """Patch settings and the last assessment/installation of every target VM (instance view)."""
+    """Patch settings and the last assessment/installation of every target VM (instance view) and Arc machine
+    (the machine, then its latest results from Resource Graph in one query)."""
     targets = select_targets(conn, spec, instance_view=True, max_parallel=max_parallel)
     if not targets:
-        raise NotFoundError("No VM matched the targets given.",
-                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
-    evidence = _evidence(conn, targets)
+        raise NotFoundError("No VM or Arc machine matched the targets given.",
+                            hint="Check -g/--resource-group, -n/--name, --ids, --tag and --kind.")
+    vm_targets = [t for t in targets if t.kind != ARC_KIND]
+    evidence = _evidence(conn, vm_targets)
     calendar = load_calendar()  # once: a refreshed calendar file is parsed and merged on each load
     from hpctl.fleet_reads import schedule_index
 
-    read = [t.vm["id"] for t in targets if t.vm]
+    read = [t.vm["id"] for t in vm_targets if t.vm]
     schedules = None
     if read:
         try:
@@ -134,13 +166,19 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
         except Exception as exc:  # noqa: BLE001 - status stands without schedules; say why they are missing
             log.warning("Update Manager schedules could not be read (%s); the schedules column is left empty.",
                         as_error(exc).message)
+    arc_ids = [t.vm["id"] for t in targets if t.kind == ARC_KIND and t.vm]
+    arc_results = arc_machines.latest_results(conn, arc_ids) if arc_ids else {}
     result = FleetResult()
     for target in targets:
         if target.error is not None:
-            row = {"name": target.name, "resourceGroup": target.resource_group, "error": error_dict(target.error)}
+            row = {"name": target.name, "resourceGroup": target.resource_group, "kind": target.kind,
+                   "error": error_dict(target.error)}
             result.failed.append(row)
             if len(targets) == 1:
                 result.single_error = as_error(target.error)
+        elif target.kind == ARC_KIND and target.vm:
+            row = arc_machines.status_row(target.vm, arc_results.get(target.vm["id"].lower()), today)
+            row["error"] = None
         else:
             row = status_row(target, today, evidence.get(str((target.vm or {}).get("id", "")).lower()), calendar,
                              schedules)

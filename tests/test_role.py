@@ -26,6 +26,11 @@ GRAPH_TABLE_ACTIONS = {
     q.INSTALLATION_PATCH_TYPE: "Microsoft.Compute/virtualMachines/patchInstallationResults/softwarePatches/read",
     q.MAINTENANCE_CONFIG_TYPE: "Microsoft.Maintenance/maintenanceConfigurations/read",
     q.MAINTENANCE_ASSIGNMENT_TYPE: "Microsoft.Maintenance/configurationAssignments/read",
+    q.ARC_TYPE: "Microsoft.HybridCompute/machines/read",
+    q.ARC_ASSESSMENT_TYPE: "Microsoft.HybridCompute/machines/patchAssessmentResults/read",
+    q.ARC_ASSESSMENT_PATCH_TYPE: "Microsoft.HybridCompute/machines/patchAssessmentResults/softwarePatches/read",
+    q.ARC_INSTALLATION_TYPE: "Microsoft.HybridCompute/machines/patchInstallationResults/read",
+    q.ARC_INSTALLATION_PATCH_TYPE: "Microsoft.HybridCompute/machines/patchInstallationResults/softwarePatches/read",
 }
 # The one delete: vm enable-hotpatch --leave-schedule removes the VM's configuration assignment (the schedule
 # itself stays); the cassettes hold that DELETE, so needed() requires it too.

@@ -240,6 +240,9 @@ GroupOpt = Annotated[str | None, typer.Option("--resource-group", "-g", metavar=
 IdsOpt = Annotated[list[str] | None, typer.Option("--ids", metavar="ID", help="VM resource ids (repeatable).")]
 TagOpt = Annotated[list[str] | None, typer.Option("--tag", metavar="KEY[=VALUE]",
                                                    help="Only VMs with this tag (repeatable; all must match).")]
+KindOpt = Annotated[str | None, typer.Option(
+    "--kind", metavar="KIND", show_default=False,
+    help="vm (Azure VMs), arc (Arc-connected machines, Azure Local VMs too) or all (default).")]
 def _parallel_range(value: int) -> int:
     # Checked here rather than with min/max: Typer's range text in --help pulls in rich (+50 ms start-up).
     if not 1 <= value <= 64:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from hpctl.cli.common import GroupOpt, IdsOpt, NameOpt, TagOpt, command, settings
+from hpctl.cli.common import GroupOpt, IdsOpt, KindOpt, NameOpt, TagOpt, command, settings
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
@@ -19,13 +19,13 @@ AllSubscriptionsOpt = Annotated[bool, typer.Option("--all-subscriptions",
 
 
 def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None,
-                subscriptions: list[str] | None, all_subscriptions: bool) -> tuple[Any, Any]:
+                subscriptions: list[str] | None, all_subscriptions: bool, kind: str | None = None) -> tuple[Any, Any]:
     """(connection, scope) for a Resource Graph read; checks the subscription options first."""
     from hpctl.core.targets import parse_targets
     from hpctl.edge.clients import check_subscription, connect
     from hpctl.fleet_reads import scope_of
 
-    spec = parse_targets(name or [], resource_group, ids or [], tag or [])
+    spec = parse_targets(name or [], resource_group, ids or [], tag or [], kind)
     s = settings()
     subs = [check_subscription(x) for item in subscriptions or [] for x in item.split(",") if x.strip()]
     if all_subscriptions and (subs or s.subscription and subscriptions):
@@ -47,6 +47,7 @@ HISTORY_COLUMNS = [Column("VM", "vm"), Column("ResourceGroup", "resourceGroup"),
                    Column("Time", "time"), Column("Status", "status"), Column("Critical+Security", "critical"),
                    Column("Other", "other"), Column("Installed", "installedPatchCount"),
                    Column("Failed", "failedPatchCount"), Column("Reboot", "reboot"), Column("StartedBy", "startedBy"),
+                   Column("Machine", "machineKind"),
                    Column("Errors", "errorList")]
 
 
@@ -54,7 +55,7 @@ def _history_table(vms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for vm in vms:
         for e in vm["events"]:
-            rows.append({**e, "vm": vm["vm"], "resourceGroup": vm["resourceGroup"],
+            rows.append({**e, "vm": vm["vm"], "resourceGroup": vm["resourceGroup"], "machineKind": vm.get("kind"),
                          "critical": e.get("criticalAndSecurityPatchCount"), "other": e.get("otherPatchCount"),
                          "reboot": e.get("rebootStatus") or ("pending" if e.get("rebootPending") else None),
                          "errorList": "; ".join(f"{x['code']}: {x['message']}" for x in e.get("errors") or [])})
@@ -67,29 +68,32 @@ def history(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    kind: KindOpt = None,
     days: Annotated[int, typer.Option("--days", metavar="N", show_default=False,
                                       help="How far back, 1-30 days (default 30; Azure keeps 30).")] = 30,
     patches: Annotated[bool, typer.Option("--patches", help="Also list each run's patches.")] = False,
     subscriptions: SubscriptionsOpt = None,
     all_subscriptions: AllSubscriptionsOpt = False,
 ) -> None:
-    """Assessments and installations per VM as a timeline, from Azure Resource Graph (one paged query).
+    """Assessments and installations per VM and Arc machine as a timeline, from Azure Resource Graph (one
+    paged query).
 
-    Shows time, status, counts, reboot status, who started it and errors. Azure keeps the latest assessment
-    (7 days) and 30 days of installations.
+    Shows time, status, counts, reboot status, who started it and errors; Arc machines' records (counts by
+    classification, errorDetails) read the same. Azure keeps the latest assessment (7 days) and 30 days of
+    installations.
 
     Example:
 
         hpctl history -g rg-web --days 30 -o table
 
-        hpctl history --all-subscriptions --tag env=prod --patches
+        hpctl history --kind arc --all-subscriptions --tag env=prod --patches
     """
     from hpctl.core.history import MAX_DAYS
     from hpctl.fleet_reads import history as read_history
 
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days {days} is out of range; Azure keeps {MAX_DAYS} days of history, use 1-{MAX_DAYS}.")
-    conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
+    conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions, kind)
     result = read_history(conn, scope, days, patches=patches)
     s = settings()
     render(result["vms"], s.output, s.query, columns=HISTORY_COLUMNS, table_view=_history_table)
@@ -129,6 +133,7 @@ def report(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    kind: KindOpt = None,
     subscriptions: SubscriptionsOpt = None,
     all_subscriptions: AllSubscriptionsOpt = False,
     fmt: Annotated[str | None, typer.Option("--format", metavar="FORMAT", show_default=False,
@@ -157,16 +162,21 @@ def report(
         "--instance-views", help="Also read VMs' instance views through Compute (one paged list per "
                                  "subscription) for what Resource Graph lacks: hotPatchStatus (rule HP015).")] = False,
 ) -> None:
-    """Compliance report: rules with ids and severities, per VM and scale set, from Resource Graph reads.
+    """Compliance report: rules with ids and severities, per VM, scale set and Arc machine, from Resource
+    Graph reads.
 
     A summary first (VMs checked, compliant, findings by severity, next reboot), then each finding with its
-    fix. Markdown fits a GitHub job summary; JUnit makes each VM a test case. Exit 5 only with --fail-on.
+    fix. Arc machines (Azure Local VMs too) get the enrollment, VBS and agent rules (HP020-HP023) and the
+    patch-result rules. Markdown fits a GitHub job summary; JUnit makes each machine a test case. Exit 5
+    only with --fail-on.
 
     Example:
 
         hpctl report -g rg-web
 
         hpctl report --all-subscriptions --format markdown --fail-on high
+
+        hpctl report --kind arc --rule arc-not-enrolled
     """
     from dataclasses import replace
     from datetime import date, datetime, time, timezone
@@ -212,7 +222,7 @@ def report(
         today = now.date()
     calendar = load_calendar()
     evaluation = Evaluation(today=today, now=now, calendar=calendar, config=cfg)
-    conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions)
+    conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions, kind)
     result, stats = compliance_report(conn, scope, evaluation, instance_views=instance_views)
     warn_if_stale(calendar, today)
     document = formats.to_json(result)
@@ -260,6 +270,7 @@ def _summary_to_stderr(result: Any) -> None:
 
     s = result.summary
     counts = ", ".join(f"{n} {sev}" for sev, n in s.findings_by_severity.items() if n)
-    info(f"{s.resources_checked} resources checked ({s.vms_checked} VMs, {s.scale_sets_checked} scale sets): "
+    arc = f", {s.arc_machines_checked} Arc machines" if s.arc_machines_checked else ""
+    info(f"{s.resources_checked} resources checked ({s.vms_checked} VMs, {s.scale_sets_checked} scale sets{arc}): "
          f"{s.compliant} compliant; findings: {counts or 'none'}; next reboot: "
          f"{s.next_reboot.isoformat() if s.next_reboot else 'unknown'}")

@@ -12,6 +12,7 @@ import typer
 from hpctl.cli.common import (
     GroupOpt,
     IdsOpt,
+    KindOpt,
     MaxParallelOpt,
     NameOpt,
     NoWaitOpt,
@@ -38,7 +39,7 @@ def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -
     _warn_completed_with_warnings(result.rows, what)
     if result.failed:
         names = ", ".join(r["name"] for r in result.failed[:5]) + (" …" if len(result.failed) > 5 else "")
-        print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} VMs: {names}", file=sys.stderr)
+        print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} targets: {names}", file=sys.stderr)
         for row in result.failed[:5]:
             err = row.get("error") or (row.get("installation") or row.get("assessment") or {}).get("error") or {}
             print(f"  {row['resourceGroup']}/{row['name']}: {err.get('message') or err.get('code')}", file=sys.stderr)
@@ -89,10 +90,11 @@ ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup
                   Column("Patches", "patchList"), Column("Error", "errorMessage")]
 
 
-def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None) -> Any:
+def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None,
+             kind: str | None = None) -> Any:
     from hpctl.core.targets import parse_targets
 
-    return parse_targets(name or [], resource_group, ids or [], tag or [])
+    return parse_targets(name or [], resource_group, ids or [], tag or [], kind)
 
 
 InFlightOpt = Annotated[int | None, typer.Option(
@@ -326,7 +328,8 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Zone", "zone"),
+STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
+                  Column("Zone", "zone"),
                   Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode"),
                   Column("AssessmentMode", "assessmentMode"), Column("OsVersion", "osVersion"),
                   Column("Track", "trackState"),
@@ -355,19 +358,25 @@ def status(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    kind: KindOpt = None,
     as_of: AsOfOpt = None,
     max_parallel: MaxParallelOpt = DEFAULT_MAX_PARALLEL,
 ) -> None:
-    """Show hotpatch settings, the hotpatch track, and the last assessment and installation of VMs.
+    """Show hotpatch settings, the hotpatch track, and the last assessment and installation of VMs and Arc
+    machines.
 
     Reads each VM's model (hotpatch, patch mode, assessment mode) and its instance view (OS build,
-    patchStatus). The track says whether the build is the current baseline or hotpatch, behind (and
-    missing which releases), or off track (e.g. after an out-of-band cumulative update). Schedules are the
-    Update Manager maintenance configurations each VM is in (assigned, or matched by a dynamic scope).
+    patchStatus). For Arc machines (Azure Local VMs too) it reads the agent's report and the hotpatch
+    enrollment, and their last runs from Resource Graph; the columns mean the same. The track says whether
+    the build is the current baseline or hotpatch, behind (and missing which releases), or off track (e.g.
+    after an out-of-band cumulative update). Schedules are the Update Manager maintenance configurations
+    each VM is in (assigned, or matched by a dynamic scope).
 
     Example:
 
         hpctl status -g rg-web -o table
+
+        hpctl status --kind arc -o table
     """
     from hpctl import patching
     from hpctl.cli.common import warn_if_stale
@@ -375,7 +384,7 @@ def status(
     from hpctl.fleet.commands import for_each_subscription
 
     today = _as_of(as_of)
-    spec = _targets(name, resource_group, ids, tag)
+    spec = _targets(name, resource_group, ids, tag, kind)
     s = settings()
     result = for_each_subscription(
         s.cloud, s.subscription, spec,

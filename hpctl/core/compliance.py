@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hpctl.core.arc_facts import ACTION_REQUIRED, CANCELED, FAILED, NOT_ENROLLED, PENDING, ArcFacts, arc_facts
 from hpctl.core.calendar import Calendar, Release, Staleness
 from hpctl.core.images import check_image, is_eligible_image
 from hpctl.core.patch_results import error_of, hotpatch_incompatible, patch_status_row
@@ -28,6 +29,7 @@ _RANK = {INFO: 0, LOW: 1, MEDIUM: 2, HIGH: 3}
 
 VM = "vm"
 VMSS = "vmss"
+ARC = "arc"  # an Arc-connected machine (Microsoft.HybridCompute/machines; Azure Local VMs too)
 
 AUTOMATIC_BY_PLATFORM = "AutomaticByPlatform"
 # Application Health extension types (publisher Microsoft.ManagedServices); Linux is listed so a Linux
@@ -74,24 +76,24 @@ RULES: tuple[Rule, ...] = (
     Rule("HP005", "vm-agent-off", HIGH, (VM, VMSS),
          "VM agent is not provisioned",
          "Install the Azure VM Agent in the guest, or recreate the VM with hpctl vm create (which provisions it)."),
-    Rule("HP006", "assessment-stale", MEDIUM, (VM,),
+    Rule("HP006", "assessment-stale", MEDIUM, (VM, ARC),
          "Last assessment is too old, failed, or never ran",
          "Run hpctl assess -g GROUP -n NAME, and set assessmentMode AutomaticByPlatform for daily assessments."),
-    Rule("HP007", "security-patches-pending", HIGH, (VM,),
+    Rule("HP007", "security-patches-pending", HIGH, (VM, ARC),
          "Critical or security patches pending longer than the threshold",
          "Install them: hpctl install -g GROUP -n NAME --classification Critical,Security "
          "--reboot-setting IfRequired; check why automatic patching did not."),
-    Rule("HP008", "reboot-pending", LOW, (VM,),
+    Rule("HP008", "reboot-pending", LOW, (VM, ARC),
          "A reboot is pending",
          "Restart the VM in a maintenance window (az vm restart -g GROUP -n NAME) so installed updates take effect.",
          "medium when a baseline is due within reboot_due_within_days"),
-    Rule("HP009", "installation-failed", HIGH, (VM,),
+    Rule("HP009", "installation-failed", HIGH, (VM, ARC),
          "Last patch installation failed",
          "Read the error (hpctl status -g GROUP -n NAME), fix its cause, then hpctl install again."),
-    Rule("HP010", "off-track", HIGH, (VM,),
+    Rule("HP010", "off-track", HIGH, (VM, ARC),
          "Off the hotpatch track",
          "Install the latest baseline (it reboots); until then every monthly update needs a reboot."),
-    Rule("HP011", "behind", MEDIUM, (VM,),
+    Rule("HP011", "behind", MEDIUM, (VM, ARC),
          "Behind on the hotpatch track",
          "Install the missing releases: hpctl install -g GROUP -n NAME --classification Critical,Security "
          "--reboot-setting IfRequired."),
@@ -122,6 +124,22 @@ RULES: tuple[Rule, ...] = (
          "In a customer-managed schedule that can't run on it (patch mode or bypass flag)",
          "Set patchMode AutomaticByPlatform and bypassPlatformSafetyChecksOnUserSchedule true (Update Manager's "
          "Customer Managed Schedules), or take the VM out of the schedule."),
+    # Arc-connected machines (hotpatch-program.md §1.4, §10.1, §10.3).
+    Rule("HP020", "arc-not-enrolled", MEDIUM, (ARC,),
+         "Windows Server 2025 Arc machine that could hotpatch but isn't enrolled",
+         "Enroll it: hpctl arc enable-hotpatch -g GROUP -n NAME (VBS must be running)."),
+    Rule("HP021", "arc-enrollment-incomplete", HIGH, (ARC,),
+         "Hotpatch enrollment pending, failed or waiting for action",
+         "Read the machine's enablement error (hpctl status), fix it, then hpctl arc enable-hotpatch again; a "
+         "pending one that stays over 10 minutes means the agent needs attention.",
+         "medium while pending"),
+    Rule("HP022", "arc-vbs-not-running", HIGH, (ARC,),
+         "Virtualization-based security is not running, so hotpatch can't be enabled",
+         "Turn VBS on (UEFI with Secure Boot; DeviceGuard EnableVirtualizationBasedSecurity = 1), restart, then "
+         "hpctl arc enable-hotpatch again."),
+    Rule("HP023", "arc-disconnected", HIGH, (ARC,),
+         "Connected Machine agent is not connected",
+         "Check the agent on the machine (azcmagent show; azcmagent check for connectivity) and reconnect it."),
 )
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 _RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
@@ -430,8 +448,26 @@ def pending_patches(patches: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any
     return tuple(seen.values())
 
 
+class _MachineIdentity:
+    """id, name and resource group of a record, from its facts (VM or Arc machine)."""
+
+    facts: VmFacts | ArcFacts
+
+    @property
+    def id(self) -> str:
+        return self.facts.id
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    @property
+    def resource_group(self) -> str:
+        return self.facts.resource_group
+
+
 @dataclass(frozen=True)
-class VmRecord:
+class VmRecord(_MachineIdentity):
     """What the report needs about one VM: its model facts plus the latest assessment and installation."""
 
     facts: VmFacts
@@ -445,18 +481,6 @@ class VmRecord:
     hot_patch_status: dict[str, Any] | None = None
     # The Update Manager schedules it is in; None when they were not read (the schedule rules are skipped).
     schedules: tuple[VmSchedule, ...] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.facts.id
-
-    @property
-    def name(self) -> str:
-        return self.facts.name
-
-    @property
-    def resource_group(self) -> str:
-        return self.facts.resource_group
 
 
 @dataclass(frozen=True)
@@ -536,6 +560,41 @@ def vm_record(
     (vm_model, then complete_record)."""
     return complete_record(vm_model(vm, instance_view=instance_view, schedules=schedules), assessment=assessment,
                            installation=installation, patches=patches, installed_kbs=installed_kbs)
+
+
+@dataclass(frozen=True)
+class ArcRecord(_MachineIdentity):
+    """What the report needs about one Arc machine: the agent's report and enrollment, plus its latest
+    assessment and installation (from Resource Graph, as for VMs)."""
+
+    facts: ArcFacts
+    subscription: str
+    last_assessment: dict[str, Any] | None
+    last_installation: dict[str, Any] | None
+    pending_patches: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def os_version(self) -> str | None:
+        return self.facts.os_version
+
+
+def arc_record(
+    machine: dict[str, Any],
+    *,
+    assessment: dict[str, Any] | None = None,
+    installation: dict[str, Any] | None = None,
+    patches: Iterable[dict[str, Any]] = (),
+) -> ArcRecord:
+    """An ArcRecord from an Arc machine's ARM JSON (HybridCompute or Resource Graph) and its patch results
+    (Arc results have counts by classification and errorDetails; the summaries read both shapes)."""
+    facts = arc_facts(machine)
+    return ArcRecord(
+        facts=facts,
+        subscription=str(machine.get("subscriptionId") or subscription_of(facts.id)),
+        last_assessment=assessment_summary(assessment),
+        last_installation=installation_summary(installation),
+        pending_patches=pending_patches(list(patches)),
+    )
 
 
 @dataclass(frozen=True)
@@ -651,7 +710,7 @@ class ResourceResult:
     """One VM or scale set with its findings; VMs with hotpatch on also carry their track and next reboot."""
 
     kind: str
-    record: VmRecord | ScaleSetRecord
+    record: VmRecord | ScaleSetRecord | ArcRecord
     compliant: bool
     findings: tuple[Finding, ...]
     worst_severity: str | None
@@ -690,10 +749,12 @@ class Summary:
     next_reboot_releases: tuple[Release, ...] = ()  # the baselines on that date, one per OS line
     # Set when release days have passed that the calendar does not list: tracks and dates after it are open.
     calendar_stale: Staleness | None = None
+    arc_machines_checked: int = 0
+    arc_machines_compliant: int = 0
 
     @property
     def resources_checked(self) -> int:
-        return self.vms_checked + self.scale_sets_checked
+        return self.vms_checked + self.scale_sets_checked + self.arc_machines_checked
 
     @property
     def non_compliant(self) -> int:
@@ -793,7 +854,7 @@ class _Evaluator:
         ))
 
     def _result(
-        self, kind: str, record: VmRecord | ScaleSetRecord, found: list[Finding],
+        self, kind: str, record: VmRecord | ScaleSetRecord | ArcRecord, found: list[Finding],
         track: Track | None = None, next_reboot: Release | None = None,
     ) -> ResourceResult:
         findings = tuple(sorted(found, key=lambda f: f.rule_id))
@@ -840,6 +901,68 @@ class _Evaluator:
             self._ineligible(out, target, f.image if f.image != "unknown" else None)
         return self._result(VM, rec, out, track, next_reboot)
 
+    # ----------------------------------------------------------------- Arc machines
+
+    def arc(self, rec: ArcRecord) -> ResourceResult:
+        f = rec.facts
+        target = (ARC, f.id, f.name, f.resource_group, rec.subscription)
+        out: list[Finding] = []
+        track: Track | None = None
+        next_reboot: Release | None = None
+        if f.hotpatch:
+            track = track_of(f.os_version, self.today, self.calendar, os_hint=f.os_line)
+            next_reboot = self.next_baseline(track.os or f.os_line)
+        if f.is_windows:
+            self._enrollment(out, target, f)
+            if not f.connected:
+                since = f" (last status change {iso(f.last_status_change)})" if iso(f.last_status_change) else ""
+                self._finding(out, "HP023", HIGH, target,
+                              f"The Connected Machine agent is {f.agent_status or 'not reporting'}{since}: Azure can't "
+                              "assess, patch or enroll the machine.",
+                              f"On {f.name}, run azcmagent show and azcmagent check, fix its connectivity, and "
+                              "reconnect the agent.", {"status": f.agent_status,
+                                                      "lastStatusChange": iso(f.last_status_change)})
+            self._assessment(out, target, rec)
+            self._pending(out, target, rec)
+            self._reboot(out, target, rec, track.os if track else f.os_line)
+            self._installation(out, target, rec)
+            if track is not None:
+                self._track(out, target, track)
+        return self._result(ARC, rec, out, track, next_reboot)
+
+    def _enrollment(self, out: list[Finding], target: tuple[str, str, str, str, str], f: ArcFacts) -> None:
+        _, _, name, group, _ = target
+        enable = f"hpctl arc enable-hotpatch -g {group} -n {name}"
+        error = f.enablement_error or {}
+        detail = " ".join(str(error.get("message") or error.get("code") or "").split())
+        evidence = {"enrollment": f.enrollment, "licenseStatus": f.license_status,
+                    "hotpatchEnablementStatus": f.hotpatch_enablement, "error": f.enablement_error}
+        if f.vbs_not_running:
+            self._finding(out, "HP022", HIGH, target,
+                          "Virtualization-based security is not running, so hotpatch can't be enabled"
+                          + (f" ({detail})." if detail else "."),
+                          f"Turn VBS on (UEFI with Secure Boot; HKLM\\System\\CurrentControlSet\\Control\\DeviceGuard "
+                          f"EnableVirtualizationBasedSecurity = 1), restart, then {enable}.", evidence)
+            return
+        if f.enrollment in (NOT_ENROLLED, CANCELED) and f.capable:
+            build = f"{f.build[0]}.{f.build[1]}" if f.build else "?"
+            was = "its enrollment was canceled" if f.enrollment == CANCELED else "it isn't enrolled"
+            self._finding(out, "HP020", MEDIUM, target,
+                          f"{f.os_sku or 'Windows Server 2025'} (build {build}) can hotpatch through Azure Arc, but "
+                          f"{was}: every monthly update restarts it.",
+                          f"Enroll it: {enable} (VBS must be running).", evidence)
+        elif f.enrollment == PENDING:
+            self._finding(out, "HP021", MEDIUM, target,
+                          f"The hotpatch enrollment is pending ({f.license_status or f.hotpatch_enablement}); it "
+                          "normally completes in about 10 minutes.",
+                          "If it stays pending, check the Connected Machine agent (azcmagent show), then "
+                          f"{enable} again.", evidence)
+        elif f.enrollment in (FAILED, ACTION_REQUIRED):
+            what = "failed" if f.enrollment == FAILED else "needs action (ActionRequired)"
+            self._finding(out, "HP021", HIGH, target,
+                          f"The hotpatch enrollment {what}" + (f": {detail}." if detail else "."),
+                          f"Fix what the error names, then {enable} again.", evidence)
+
     def _settings(
         self, out: list[Finding], target: tuple[str, str, str, str, str], *, eligible: bool, hotpatch: bool,
         patch_mode: str | None, assessment_mode: str | None, bypass: bool, agent: bool | None,
@@ -885,7 +1008,8 @@ class _Evaluator:
                           "which provisions it." if vm else
                           "Recreate the scale set with provisionVMAgent true (hpctl vmss create provisions it).")
 
-    def _assessment(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord) -> None:
+    def _assessment(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord | ArcRecord
+                    ) -> None:
         _, _, name, group, _ = target
         limit = self.config.assessment_max_age_days
         fix = (f"Run hpctl assess -g {group} -n {name}; with assessmentMode AutomaticByPlatform Azure assesses "
@@ -910,7 +1034,8 @@ class _Evaluator:
                           f"The last assessment was {iso(when)}, {age:.1f} days ago (limit {limit} days).",
                           fix, evidence)
 
-    def _pending(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord) -> None:
+    def _pending(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord | ArcRecord
+                 ) -> None:
         _, _, name, group, _ = target
         limit = self.config.pending_max_age_days
         a = rec.last_assessment or {}
@@ -954,9 +1079,10 @@ class _Evaluator:
                       fix, {"count": len(overdue), "limitDays": limit, "patches": overdue})
 
     def _reboot(
-        self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord, os_line: str | None
+        self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord | ArcRecord,
+        os_line: str | None
     ) -> None:
-        _, _, name, group, _ = target
+        kind, _, name, group, _ = target
         a = rec.last_assessment or {}
         i = rec.last_installation or {}
         assessed, installed = parse_time(a.get("time")), parse_time(i.get("time"))
@@ -965,7 +1091,8 @@ class _Evaluator:
             assessed is None or (installed is not None and installed >= assessed))
         if not (a.get("rebootPending") is True or by_install):
             return
-        restart = f"Restart it in a maintenance window (az vm restart -g {group} -n {name})"
+        restart = (f"Restart it in a maintenance window (az vm restart -g {group} -n {name})" if kind == VM
+                   else f"Restart {name} in a maintenance window")
         baseline = self.next_baseline(os_line)
         days = (baseline.date - self.today).days if baseline is not None else None
         source = "assessment" if a.get("rebootPending") is True else "installation"
@@ -982,7 +1109,8 @@ class _Evaluator:
             self._finding(out, "HP008", LOW, target, f"A reboot is pending ({reported}).",
                           f"{restart} so the installed updates take effect.", evidence)
 
-    def _installation(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord) -> None:
+    def _installation(self, out: list[Finding], target: tuple[str, str, str, str, str], rec: VmRecord | ArcRecord
+                      ) -> None:
         _, _, name, group, _ = target
         i = rec.last_installation or {}
         status = str(i.get("status") or "")
@@ -1174,12 +1302,16 @@ class Evaluation:
         """One scale set's result under the configured rules."""
         return self._ev.scale_set(rec)
 
-    def report(self, vm_results: Iterable[ResourceResult], vmss_results: Iterable[ResourceResult]) -> Report:
+    def arc(self, rec: ArcRecord) -> ResourceResult:
+        return self._ev.arc(rec)
+
+    def report(self, vm_results: Iterable[ResourceResult], vmss_results: Iterable[ResourceResult],
+               arc_results: Iterable[ResourceResult] = ()) -> Report:
         """The Report of these results: sorted by subscription, resource group and name, with the summary."""
         ev, config, calendar, today = self._ev, self.config, self.calendar, self.today
-        vm_results, vmss_results = list(vm_results), list(vmss_results)
+        vm_results, vmss_results, arc_results = list(vm_results), list(vmss_results), list(arc_results)
         results = sorted(
-            vm_results + vmss_results,
+            vm_results + vmss_results + arc_results,
             key=lambda r: _sort_key(r.kind, r.subscription, r.resource_group, r.name, r.id),
         )
         findings = tuple(f for r in results for f in r.findings)
@@ -1191,6 +1323,11 @@ class Evaluation:
         for r in vm_results:
             if isinstance(r.record, VmRecord) and r.record.facts.hotpatch:
                 line = (r.track.os if r.track else None) or _os_line_of_sku(r.record.facts.sku)
+                if line:
+                    lines.add(line)
+        for r in arc_results:
+            if isinstance(r.record, ArcRecord) and r.record.facts.hotpatch:
+                line = (r.track.os if r.track else None) or r.record.facts.os_line
                 if line:
                     lines.add(line)
         for r in vmss_results:
@@ -1212,6 +1349,8 @@ class Evaluation:
             next_reboot=next_date,
             next_reboot_releases=tuple(b for b in baselines if b.date == next_date),
             calendar_stale=calendar.staleness(today),
+            arc_machines_checked=len(arc_results),
+            arc_machines_compliant=sum(r.compliant for r in arc_results),
         )
         return Report(
             today=today,
@@ -1234,8 +1373,10 @@ def evaluate(
     now: datetime,
     calendar: Calendar,
     config: ReportConfig | None = None,
+    arc_machines: Iterable[ArcRecord] = (),
 ) -> Report:
-    """Apply the configured rules to every VM and scale set; results and findings sorted by subscription,
-    resource group and name."""
+    """Apply the configured rules to every VM, scale set and Arc machine; results and findings sorted by
+    subscription, resource group and name."""
     evaluation = Evaluation(today=today, now=now, calendar=calendar, config=config)
-    return evaluation.report([evaluation.vm(v) for v in vms], [evaluation.scale_set(s) for s in scale_sets])
+    return evaluation.report([evaluation.vm(v) for v in vms], [evaluation.scale_set(s) for s in scale_sets],
+                             [evaluation.arc(a) for a in arc_machines])

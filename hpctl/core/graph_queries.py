@@ -19,6 +19,31 @@ INSTALLATION_PATCH_TYPE = INSTALLATION_TYPE + "/softwarepatches"
 # Update Manager schedules: configurations live in `resources`, their assignments in `maintenanceresources`.
 MAINTENANCE_CONFIG_TYPE = "microsoft.maintenance/maintenanceconfigurations"
 MAINTENANCE_ASSIGNMENT_TYPE = "microsoft.maintenance/configurationassignments"
+# Arc machines (Azure Local VMs among them): Update Manager keeps their results in the same tables under their
+# own types (azure-wire.md §9.8).
+ARC_TYPE = "microsoft.hybridcompute/machines"
+ARC_ASSESSMENT_TYPE = ARC_TYPE + "/patchassessmentresults"
+ARC_INSTALLATION_TYPE = ARC_TYPE + "/patchinstallationresults"
+ARC_ASSESSMENT_PATCH_TYPE = ARC_ASSESSMENT_TYPE + "/softwarepatches"
+ARC_INSTALLATION_PATCH_TYPE = ARC_INSTALLATION_TYPE + "/softwarepatches"
+# What each record type is, whichever kind of machine it belongs to.
+ASSESSMENT = "assessment"
+INSTALLATION = "installation"
+ASSESSMENT_PATCH = "assessment-patch"
+INSTALLATION_PATCH = "installation-patch"
+_RECORD_KINDS = {
+    ASSESSMENT_TYPE: ASSESSMENT, ARC_ASSESSMENT_TYPE: ASSESSMENT,
+    INSTALLATION_TYPE: INSTALLATION, ARC_INSTALLATION_TYPE: INSTALLATION,
+    ASSESSMENT_PATCH_TYPE: ASSESSMENT_PATCH, ARC_ASSESSMENT_PATCH_TYPE: ASSESSMENT_PATCH,
+    INSTALLATION_PATCH_TYPE: INSTALLATION_PATCH, ARC_INSTALLATION_PATCH_TYPE: INSTALLATION_PATCH,
+}
+_TYPES_BY_KIND = {
+    "vm": {ASSESSMENT: ASSESSMENT_TYPE, INSTALLATION: INSTALLATION_TYPE, ASSESSMENT_PATCH: ASSESSMENT_PATCH_TYPE,
+           INSTALLATION_PATCH: INSTALLATION_PATCH_TYPE},
+    "arc": {ASSESSMENT: ARC_ASSESSMENT_TYPE, INSTALLATION: ARC_INSTALLATION_TYPE,
+            ASSESSMENT_PATCH: ARC_ASSESSMENT_PATCH_TYPE, INSTALLATION_PATCH: ARC_INSTALLATION_PATCH_TYPE},
+}
+ALL = ("vm", "arc")
 
 # ARG returns at most 1000 rows a page.
 PAGE_SIZE = 1000
@@ -49,16 +74,35 @@ def _scope(resource_group: str | None, vm_ids: Sequence[str], tags: Iterable[tup
     return lines
 
 
+def record_kind(record_type: str | None) -> str | None:
+    """assessment, installation, assessment-patch or installation-patch for a patch-result type (VM or Arc)."""
+    return _RECORD_KINDS.get((record_type or "").lower())
+
+
+def _resources_query(type_name: str, resource_group: str | None, ids: Sequence[str],
+                     tags: Iterable[tuple[str, str | None]], columns: str) -> str:
+    return "\n".join([
+        "resources",
+        f"| where type =~ {quote(type_name)}",
+        *_scope(resource_group, ids, tags, by_prefix=False),
+        f"| project {columns}",
+        "| order by id asc",
+    ])
+
+
 def vms_query(resource_group: str | None = None, vm_ids: Sequence[str] = (),
               tags: Iterable[tuple[str, str | None]] = ()) -> str:
     """VMs with their model (image, patch settings) and ARG's instance-view extract (osVersion)."""
-    return "\n".join([
-        "resources",
-        f"| where type =~ {quote(VM_TYPE)}",
-        *_scope(resource_group, vm_ids, tags, by_prefix=False),
-        "| project id, name, type, location, resourceGroup, subscriptionId, tags, zones, properties",
-        "| order by id asc",
-    ])
+    return _resources_query(VM_TYPE, resource_group, vm_ids, tags,
+                            "id, name, type, location, resourceGroup, subscriptionId, tags, zones, properties")
+
+
+def arc_machines_query(resource_group: str | None = None, ids: Sequence[str] = (),
+                       tags: Iterable[tuple[str, str | None]] = ()) -> str:
+    """Arc machines with the agent's report (status, osSku, osVersion), patch settings and license profile;
+    `kind` says HCI for an Azure Local VM."""
+    return _resources_query(ARC_TYPE, resource_group, ids, tags,
+                            "id, name, type, kind, location, resourceGroup, subscriptionId, tags, properties")
 
 
 # What the report reads of a VM (hpctl.core.compliance.vm_model): Resource Graph projects these columns, so a
@@ -126,19 +170,23 @@ def _patch_results_query(days: int, types: Sequence[str], resource_group: str | 
     ])
 
 
+def _types(kinds: Sequence[str], records: Sequence[str]) -> list[str]:
+    return [_TYPES_BY_KIND[kind][record] for kind in kinds for record in records]
+
+
 def history_query(days: int, resource_group: str | None = None, vm_ids: Sequence[str] = (),
-                  *, patches: bool = False) -> str:
-    """Assessments (ARG keeps the latest, 7 days) and installations (30 days) in one paged query."""
-    types = [ASSESSMENT_TYPE, INSTALLATION_TYPE]
-    if patches:
-        types += [ASSESSMENT_PATCH_TYPE, INSTALLATION_PATCH_TYPE]
-    return _patch_results_query(days, types, resource_group, vm_ids)
+                  *, patches: bool = False, kinds: Sequence[str] = ("vm",)) -> str:
+    """Assessments (ARG keeps the latest, 7 days) and installations (30 days) in one paged query, for VMs
+    and/or Arc machines (`kinds`)."""
+    records = [ASSESSMENT, INSTALLATION] + ([ASSESSMENT_PATCH, INSTALLATION_PATCH] if patches else [])
+    return _patch_results_query(days, _types(kinds, records), resource_group, vm_ids)
 
 
-def latest_patch_results_query(resource_group: str | None = None, vm_ids: Sequence[str] = ()) -> str:
-    """For the report: each VM's latest assessment with the patches it found (their age matters), and its
-    installations; the patches of past installations are not needed, so they are not read."""
-    return _patch_results_query(30, [ASSESSMENT_TYPE, INSTALLATION_TYPE, ASSESSMENT_PATCH_TYPE], resource_group,
+def latest_patch_results_query(resource_group: str | None = None, vm_ids: Sequence[str] = (),
+                               kinds: Sequence[str] = ("vm",)) -> str:
+    """For the report: each VM's (or Arc machine's) latest assessment with the patches it found (their age
+    matters), and its installations; the patches of past installations are not needed, so they are not read."""
+    return _patch_results_query(30, _types(kinds, [ASSESSMENT, INSTALLATION, ASSESSMENT_PATCH]), resource_group,
                                 vm_ids)
 
 

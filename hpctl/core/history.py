@@ -6,10 +6,12 @@ from collections import defaultdict
 from typing import Any
 
 from hpctl.core.graph_queries import (
-    ASSESSMENT_PATCH_TYPE,
-    ASSESSMENT_TYPE,
-    INSTALLATION_PATCH_TYPE,
-    INSTALLATION_TYPE,
+    ARC_TYPE,
+    ASSESSMENT,
+    ASSESSMENT_PATCH,
+    INSTALLATION,
+    INSTALLATION_PATCH,
+    record_kind,
     vm_id_of,
 )
 from hpctl.core.vm_facts import iso
@@ -46,14 +48,14 @@ def _run_id(record_id: str) -> str:
 def event_of(record: dict[str, Any]) -> dict[str, Any] | None:
     """One assessment or installation as a timeline event (None for other record types)."""
     props = record.get("properties") or {}
-    kind = (record.get("type") or "").lower()
+    kind = record_kind(record.get("type"))
     common = {
         "time": iso(props.get("lastModifiedDateTime")),
         "startTime": iso(props.get("startDateTime")),
         "startedBy": props.get("startedBy"),
         "errors": _errors(props),
     }
-    if kind == ASSESSMENT_TYPE:
+    if kind == ASSESSMENT:
         counts = props.get("availablePatchCountByClassification") or {}
         return {
             "kind": "assessment",
@@ -64,7 +66,7 @@ def event_of(record: dict[str, Any]) -> dict[str, Any] | None:
             "otherPatchCount": sum(counts.get(c) or 0 for c in _CLASSES if c not in ("critical", "security")),
             "activityId": record.get("name"),
         }
-    if kind == INSTALLATION_TYPE:
+    if kind == INSTALLATION:
         return {
             "kind": "installation",
             **common,
@@ -105,8 +107,8 @@ def timelines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         vm_id = vm_id_of(record.get("id", ""))
         meta.setdefault(vm_id, {"resourceGroup": record.get("resourceGroup"),
                                 "subscriptionId": record.get("subscriptionId")})
-        kind = (record.get("type") or "").lower()
-        if kind in (ASSESSMENT_PATCH_TYPE, INSTALLATION_PATCH_TYPE):
+        kind = record_kind(record.get("type"))
+        if kind in (ASSESSMENT_PATCH, INSTALLATION_PATCH):
             patches[(vm_id, _run_id(record.get("id", "")).lower())].append(patch_of(record))
             continue
         event = event_of(record)
@@ -121,5 +123,7 @@ def timelines(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found = patches.get((vm_id, run))
             if found is not None:
                 event["patches"] = sorted(found, key=lambda p: p.get("kbId") or p.get("name") or "")
-        out.append({"vm": _vm_name(vm_id), "id": vm_id, **meta[vm_id], "events": vm_events})
+        # Arc machines' records live under Microsoft.HybridCompute/machines ids; the columns mean the same.
+        machine_kind = "arc" if f"/providers/{ARC_TYPE}/" in vm_id else "vm"
+        out.append({"vm": _vm_name(vm_id), "kind": machine_kind, "id": vm_id, **meta[vm_id], "events": vm_events})
     return out

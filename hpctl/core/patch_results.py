@@ -115,20 +115,29 @@ def evidence_kbs(records: Iterable[Mapping[str, Any]], state_key: str, state: st
         if kb:
             found.append(kb)
     return found
+def _counts(result: dict[str, Any]) -> tuple[Any, Any]:
+    """(critical+security, other): Compute's two counts, or the sums of Arc's counts by classification."""
+    by_class = result.get("availablePatchCountByClassification")
+    if "criticalAndSecurityPatchCount" in result or not isinstance(by_class, dict):
+        return result.get("criticalAndSecurityPatchCount"), result.get("otherPatchCount")
+    urgent = sum(int(by_class.get(k) or 0) for k in ("critical", "security"))
+    return urgent, sum(int(v or 0) for k, v in by_class.items() if k not in ("critical", "security"))
 
 
 def assessment_row(result: dict[str, Any]) -> dict[str, Any]:
-    """The part of an assess result hpctl shows per VM."""
+    """The part of an assess result hpctl shows per VM or Arc machine (Arc: counts by classification,
+    errorDetails, no patch list: that comes from Resource Graph)."""
+    critical, other = _counts(result)
     return {
         "status": result.get("status"),
         "assessmentActivityId": result.get("assessmentActivityId"),
         "startTime": iso(result.get("startDateTime")),
-        "criticalAndSecurityPatchCount": result.get("criticalAndSecurityPatchCount"),
-        "otherPatchCount": result.get("otherPatchCount"),
+        "criticalAndSecurityPatchCount": critical,
+        "otherPatchCount": other,
         "rebootPending": result.get("rebootPending"),
         "patches": patches_of(result, "availablePatches", "rebootBehavior"),
-        "error": error_of(result.get("error")),
-        "outcome": outcome_of(result.get("status"), result.get("error")),
+        "error": error_of(result.get("error") or result.get("errorDetails")),
+        "outcome": outcome_of(result.get("status"), result.get("error") or result.get("errorDetails")),
     }
 
 
@@ -146,8 +155,8 @@ def installation_row(result: dict[str, Any]) -> dict[str, Any]:
         "excludedPatchCount": result.get("excludedPatchCount"),
         "notSelectedPatchCount": result.get("notSelectedPatchCount"),
         "patches": patches_of(result, "patches", "installationState"),
-        "error": error_of(result.get("error")),
-        "outcome": outcome_of(result.get("status"), result.get("error")),
+        "error": error_of(result.get("error") or result.get("errorDetails")),
+        "outcome": outcome_of(result.get("status"), result.get("error") or result.get("errorDetails")),
     }
 
 
@@ -183,3 +192,11 @@ def patch_status_row(instance_view: dict[str, Any] | None) -> dict[str, Any]:
         ],
         "hotPatchStatus": hot_patch_status(status),
     }
+
+
+def arc_patch_list(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An Arc assessment's patches, from Resource Graph softwarepatches rows (Arc's result has only counts),
+    in the shape assessment_row lists them."""
+    rows = [{**(r.get("properties") or {}), "name": (r.get("properties") or {}).get("patchName"),
+             "publishedDate": (r.get("properties") or {}).get("publishedDateTime")} for r in records]
+    return patches_of({"availablePatches": rows}, "availablePatches", "rebootBehavior")

@@ -14,6 +14,8 @@ from hpctl.core.compliance import (
     LOW,
     SEVERITIES,
     VM,
+    VMSS,
+    ArcRecord,
     Finding,
     Report,
     ResourceResult,
@@ -97,17 +99,18 @@ def _resource(result: ResourceResult) -> dict[str, Any]:
         "findings": [f.rule_id for f in result.findings],
     }
     # Every key is present for both kinds (null when it does not apply), so consumers need no per-kind code.
-    if isinstance(rec, VmRecord):
+    if isinstance(rec, (VmRecord, ArcRecord)):
         f = rec.facts
+        vm = isinstance(rec, VmRecord)
         row.update({
             "location": f.location,
-            "image": f.image,
+            "image": rec.facts.image if isinstance(rec, VmRecord) else rec.facts.os_sku,
             "eligible": f.eligible,
             "hotpatch": f.hotpatch,
             "patchMode": f.patch_mode,
             "assessmentMode": f.assessment_mode,
-            "bypassPlatformSafetyChecksOnUserSchedule": f.bypass_safety_checks,
-            "provisionVMAgent": f.provision_vm_agent,
+            "bypassPlatformSafetyChecksOnUserSchedule": rec.facts.bypass_safety_checks if vm else None,
+            "provisionVMAgent": rec.facts.provision_vm_agent if vm else None,
             "orchestrationMode": None,
             "extensions": None,
             "osVersion": rec.os_version,
@@ -116,7 +119,12 @@ def _resource(result: ResourceResult) -> dict[str, Any]:
             "lastAssessment": rec.last_assessment,
             "lastInstallation": rec.last_installation,
             "pendingPatches": [dict(p) for p in rec.pending_patches],
-            "schedules": [s.as_dict() for s in rec.schedules] if rec.schedules is not None else None,
+            "schedules": ([s.as_dict() for s in rec.schedules] if rec.schedules is not None else None) if vm
+            else None,
+            # Arc machines only (null for VMs and scale sets).
+            "agentStatus": None if vm else rec.facts.agent_status,
+            "enrollment": None if vm else rec.facts.enrollment,
+            "azureLocal": None if vm else rec.facts.azure_local,
         })
     elif isinstance(rec, ScaleSetRecord):
         row.update({
@@ -137,6 +145,9 @@ def _resource(result: ResourceResult) -> dict[str, Any]:
             "lastInstallation": None,
             "pendingPatches": None,
             "schedules": None,
+            "agentStatus": None,
+            "enrollment": None,
+            "azureLocal": None,
         })
     return row
 
@@ -175,6 +186,8 @@ def _document(report: Report) -> dict[str, Any]:
             "nonCompliant": s.non_compliant,
             "vmsCompliant": s.vms_compliant,
             "scaleSetsCompliant": s.scale_sets_compliant,
+            "arcMachinesChecked": s.arc_machines_checked,
+            "arcMachinesCompliant": s.arc_machines_compliant,
             "findingsBySeverity": {sev: s.findings_by_severity.get(sev, 0) for sev in SEVERITIES},
             "findingsTotal": s.findings_total,
             "worstSeverity": s.worst_severity,
@@ -237,8 +250,11 @@ def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = M
     summary_rows: list[tuple[str, Any]] = [
         ("VMs checked", s.vms_checked),
         ("Scale sets checked", s.scale_sets_checked),
+        *([("Arc machines checked", s.arc_machines_checked)] if s.arc_machines_checked else []),
         ("Compliant", f"{s.compliant} of {s.resources_checked} ({s.vms_compliant} of {s.vms_checked} VMs, "
-                      f"{s.scale_sets_compliant} of {s.scale_sets_checked} scale sets)"),
+                      f"{s.scale_sets_compliant} of {s.scale_sets_checked} scale sets"
+                      + (f", {s.arc_machines_compliant} of {s.arc_machines_checked} Arc machines"
+                         if s.arc_machines_checked else "") + ")"),
         *[(f"{sev.capitalize()} findings", counts.get(sev, 0)) for sev in SEVERITIES],
         ("Next reboot", _next_reboot_text(report)),
     ]
@@ -252,7 +268,7 @@ def to_markdown(report: Report, *, fail_on: str | None = None, max_rows: int = M
     lines += _md_table(("Summary", ""), summary_rows)
     lines.append("")
     if not report.findings:
-        lines += ["No findings: every VM and scale set checked is compliant.", ""]
+        lines += ["No findings: every VM, scale set and Arc machine checked is compliant.", ""]
         return "\n".join(lines + _calendar_section(report, calendar))
     several_subscriptions = len({f.subscription for f in report.findings}) > 1
     header = ["Resource", "Kind", "Resource group"] + (["Subscription"] if several_subscriptions else [])
@@ -308,8 +324,8 @@ def _finding_line(f: Finding) -> str:
 
 
 def _case_name(result: ResourceResult) -> str:
-    # A VM and a scale set may share a name in one group; keep test case names unique.
-    return result.name if result.kind == VM else f"vmss/{result.name}"
+    # A VM, a scale set and an Arc machine may share a name in one group; keep test case names unique.
+    return result.name if result.kind == VM else f"{'vmss' if result.kind == VMSS else result.kind}/{result.name}"
 
 
 def to_junit(report: Report, fail_on: str = LOW) -> str:

@@ -1,4 +1,5 @@
-"""Parse which VMs a patching command targets (-n/-g/--ids/--tag) into a TargetSpec, as az users expect."""
+"""Parse which VMs and Arc machines a command targets (-n/-g/--ids/--tag/--kind) into a TargetSpec, as az users
+expect."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from typing import Literal
 from hpctl.errors import InputError
 
 Scope = Literal["vms", "resource-group", "subscription"]
+# What a target is: an Azure VM (Microsoft.Compute) or an Arc-connected machine (Microsoft.HybridCompute, which
+# includes Azure Local VMs). --kind all reads both.
+VM_KIND = "vm"
+ARC_KIND = "arc"
+ALL_KINDS = "all"
+KINDS = (VM_KIND, ARC_KIND, ALL_KINDS)
+PROVIDERS = {VM_KIND: ("Microsoft.Compute", "virtualMachines"), ARC_KIND: ("Microsoft.HybridCompute", "machines")}
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Resource group names: letters, digits, '_', '-', '.', '(' and ')', 1-90 characters, not ending in '.'.
@@ -19,29 +27,31 @@ _VM_FORBIDDEN = set(" \t\\/\"'[]:|<>+=;,?*@&#%")
 _TAG_KEY_FORBIDDEN = set("<>%&\\?/")
 _ID_SHAPE = (
     "/subscriptions/{subscription-id}/resourceGroups/{group}"
-    "/providers/Microsoft.Compute/virtualMachines/{name}"
+    "/providers/Microsoft.Compute/virtualMachines/{name} (or Microsoft.HybridCompute/machines/{name})"
 )
 
 
 @dataclass(frozen=True)
 class VmRef:
-    """One explicitly named VM; subscription is set when it came from an --ids resource id."""
+    """One explicitly named VM or Arc machine; subscription is set when it came from an --ids resource id.
+
+    kind is "vm" or "arc" when the id said which; a name given with -n under --kind all is "all" until read.
+    """
 
     resource_group: str
     name: str
     subscription: str | None = None
+    kind: str = VM_KIND
 
-    def resource_id(self, subscription: str | None = None) -> str:
+    def resource_id(self, subscription: str | None = None, kind: str | None = None) -> str:
         """The ARM id; the subscription from --ids wins over the one the command runs in."""
         sub = self.subscription or subscription
         if not sub:
             raise InputError(
-                f"No subscription for VM {self.name}; pass -s/--subscription or set AZURE_SUBSCRIPTION_ID."
+                f"No subscription for {self.name}; pass -s/--subscription or set AZURE_SUBSCRIPTION_ID."
             )
-        return (
-            f"/subscriptions/{sub}/resourceGroups/{self.resource_group}"
-            f"/providers/Microsoft.Compute/virtualMachines/{self.name}"
-        )
+        provider, type_name = PROVIDERS[kind or (self.kind if self.kind != ALL_KINDS else VM_KIND)]
+        return f"/subscriptions/{sub}/resourceGroups/{self.resource_group}/providers/{provider}/{type_name}/{self.name}"
 
     def key(self) -> tuple[str, str, str]:
         """Identity for de-duplication: ARM names are case-insensitive."""
@@ -72,6 +82,11 @@ class TargetSpec:
     vms: tuple[VmRef, ...] = ()
     resource_group: str | None = None
     tag_filters: tuple[TagFilter, ...] = ()
+    kind: str = ALL_KINDS
+
+    def includes(self, kind: str) -> bool:
+        """True when targets of this kind ("vm" or "arc") are in scope."""
+        return self.kind in (ALL_KINDS, kind)
 
     def matches_tags(self, tags: Mapping[str, str] | None) -> bool:
         """True when a VM with these tags passes every --tag filter (all must match)."""
@@ -109,7 +124,7 @@ def _check_vm_name(value: str, flag: str) -> str:
 
 
 def parse_vm_id(text: str) -> VmRef:
-    """Parse a VM resource id (segment names case-insensitive); InputError naming what's wrong otherwise."""
+    """Parse a VM or Arc machine resource id (segment names case-insensitive); InputError naming what's wrong."""
     raw = text.strip()
     if not raw:
         raise InputError(f"--ids has an empty value; give VM resource ids like {_ID_SHAPE}.")
@@ -120,16 +135,23 @@ def parse_vm_id(text: str) -> VmRef:
         if "virtualmachinescalesets" in lowered:
             extra = " (a scale set or scale-set instance id; target the VMs of a Flexible scale set by VM id)"
         raise InputError(f"--ids '{text}' is not a VM resource id{extra}; use the form {_ID_SHAPE}.")
-    expected = {0: "subscriptions", 2: "resourceGroups", 4: "providers", 5: "Microsoft.Compute"}
+    expected = {0: "subscriptions", 2: "resourceGroups", 4: "providers"}
     for index, word in expected.items():
         if segments[index].lower() != word.lower():
             raise InputError(
                 f"--ids '{text}' has '{segments[index]}' where '{word}' belongs; use the form {_ID_SHAPE}."
             )
-    if segments[6].lower() != "virtualmachines":
+    kind = next((k for k, (provider, _) in PROVIDERS.items() if provider.lower() == segments[5].lower()), None)
+    if kind is None:
         raise InputError(
-            f"--ids '{text}' is a {segments[5]}/{segments[6]} id, not a virtual machine; "
-            f"give VM ids of the form {_ID_SHAPE}."
+            f"--ids '{text}' has '{segments[5]}' where 'Microsoft.Compute' (or 'Microsoft.HybridCompute') belongs; "
+            f"use the form {_ID_SHAPE}."
+        )
+    if segments[6].lower() != PROVIDERS[kind][1].lower():
+        what = "virtual machine" if kind == VM_KIND else "Arc machine"
+        raise InputError(
+            f"--ids '{text}' is a {segments[5]}/{segments[6]} id, not a {what}; "
+            f"give VM or Arc machine ids of the form {_ID_SHAPE}."
         )
     if not _GUID_RE.match(segments[1]):
         raise InputError(
@@ -137,8 +159,16 @@ def parse_vm_id(text: str) -> VmRef:
             "az vm list --query [].id or the portal."
         )
     group = _check_resource_group(segments[3], "--ids resource group")
-    name = _check_vm_name(segments[7], "--ids VM name")
-    return VmRef(resource_group=group, name=name, subscription=segments[1].lower())
+    name = _check_vm_name(segments[7], "--ids VM name" if kind == VM_KIND else "--ids machine name")
+    return VmRef(resource_group=group, name=name, subscription=segments[1].lower(), kind=kind)
+
+
+def parse_kind(text: str | None) -> str:
+    """--kind vm|arc|all (default all), case-insensitive."""
+    value = (text or ALL_KINDS).strip().lower()
+    if value not in KINDS:
+        raise InputError(f"--kind {text!r} is not a kind of target; use vm, arc or all.")
+    return value
 
 
 def parse_tag(text: str) -> TagFilter:
@@ -165,8 +195,10 @@ def parse_targets(
     resource_group: str | None,
     ids: list[str] | None,
     tags: list[str] | None,
+    kind: str | None = None,
 ) -> TargetSpec:
-    """Turn -n (repeatable), -g, --ids and --tag into a TargetSpec; reject combinations az would misread."""
+    """Turn -n (repeatable), -g, --ids, --tag and --kind into a TargetSpec; reject combinations az would misread."""
+    wanted = parse_kind(kind)
     names = list(names or [])
     ids = list(ids or [])
     if ids and (names or resource_group is not None):
@@ -197,21 +229,26 @@ def parse_targets(
             for part in text.split():
                 # az takes space-separated ids in one argument, e.g. from $(az vm list --query [].id -o tsv).
                 vm = parse_vm_id(part)
+                if wanted != ALL_KINDS and vm.kind != wanted:
+                    raise InputError(
+                        f"--ids '{part}' is {'an Arc machine' if vm.kind == ARC_KIND else 'a VM'}, but --kind is "
+                        f"{wanted}; use --kind all, or leave the id out."
+                    )
                 vms.setdefault(vm.key(), vm)
         if not vms:
             raise InputError(f"--ids has no ids; give VM resource ids like {_ID_SHAPE}.")
-        return TargetSpec(scope="vms", vms=tuple(vms.values()), tag_filters=filters)
+        return TargetSpec(scope="vms", vms=tuple(vms.values()), tag_filters=filters, kind=wanted)
 
     if resource_group is not None:
         group = _check_resource_group(resource_group, "-g/--resource-group")
         if names:
             refs: dict[tuple[str, str, str], VmRef] = {}
             for text in names:
-                vm = VmRef(resource_group=group, name=_check_vm_name(text, "-n/--name"))
+                vm = VmRef(resource_group=group, name=_check_vm_name(text, "-n/--name"), kind=wanted)
                 refs.setdefault(vm.key(), vm)
             return TargetSpec(
-                scope="vms", vms=tuple(refs.values()), resource_group=group, tag_filters=filters
+                scope="vms", vms=tuple(refs.values()), resource_group=group, tag_filters=filters, kind=wanted
             )
-        return TargetSpec(scope="resource-group", resource_group=group, tag_filters=filters)
+        return TargetSpec(scope="resource-group", resource_group=group, tag_filters=filters, kind=wanted)
 
-    return TargetSpec(scope="subscription", tag_filters=filters)
+    return TargetSpec(scope="subscription", tag_filters=filters, kind=wanted)

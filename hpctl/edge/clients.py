@@ -143,6 +143,13 @@ class Connection:
         return MaintenanceManagementClient(self.credential, self.subscription_id, **self._client_kwargs())
 
     @cached_property
+    def hybrid(self) -> Any:
+        """Azure Arc (Microsoft.HybridCompute) at the SDK's api-version, 2024-07-10."""
+        from azure.mgmt.hybridcompute import HybridComputeManagementClient
+
+        return HybridComputeManagementClient(self.credential, self.subscription_id, **self._client_kwargs())
+
+    @cached_property
     def graph(self) -> Any:
         from azure.mgmt.resourcegraph import ResourceGraphClient
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hpctl.core.patch_options import parse_duration_seconds
-from hpctl.core.targets import TargetSpec
+from hpctl.core.targets import VM_KIND, TargetSpec
 from hpctl.edge.clients import Connection
 from hpctl.errors import NotFoundError
 from hpctl.fleet.patch_kinds import AssessKind, InstallKind
@@ -15,7 +16,8 @@ from hpctl.patching import FleetResult, Target, select_targets
 
 def resolve(conn: Connection, spec: TargetSpec, *, instance_view: bool = False) -> list[Target]:
     """The target VMs (exit 3 when nothing matches)."""
-    targets = select_targets(conn, spec, instance_view=instance_view)
+    # VMs only until Arc assess/install are operation kinds of the engine.
+    targets = select_targets(conn, replace(spec, kind=VM_KIND), instance_view=instance_view)
     if not targets:
         raise NotFoundError("No VM matched the targets given.",
                             hint="Check -g/--resource-group, -n/--name, --ids and --tag.")

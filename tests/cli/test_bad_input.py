@@ -40,6 +40,13 @@ BAD = {
     "status bad query": (["status", "-g", "rg-web", "--query", "[?"], "JMESPath"),
     "status bad cloud": (["status", "-g", "rg-web", "--cloud", "Mars"], "--cloud"),
     "status bad group name": (["status", "-g", "rg/web"], "-g"),
+    "status unknown kind": (["status", "--kind", "hybrid"], "--kind"),
+    "report unknown kind": (["report", "--kind", "vms"], "--kind"),
+    "history arc id with kind vm": (["history", "--kind", "vm", "--ids",
+                                     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+                                     "Microsoft.HybridCompute/machines/m"], "--kind"),
+    "status arc license id": (["status", "--ids", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
+                               "rg/providers/Microsoft.HybridCompute/licenses/l"], "--ids"),
 }
 
 

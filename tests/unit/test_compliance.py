@@ -665,6 +665,10 @@ def test_rule_table_is_stable():
         ("HP016", "hotpatch-on-schedule", "high"),
         ("HP017", "no-patching", "high"),
         ("HP018", "schedule-not-running", "high"),
+        ("HP020", "arc-not-enrolled", "medium"),
+        ("HP021", "arc-enrollment-incomplete", "high"),
+        ("HP022", "arc-vbs-not-running", "high"),
+        ("HP023", "arc-disconnected", "high"),
     ]
 
 

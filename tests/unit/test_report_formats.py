@@ -59,8 +59,8 @@ def report(calendar):  # noqa: F811
 
 TOP_KEYS = ["schemaVersion", "generatedAt", "today", "calendar", "config", "summary", "rules", "resources", "findings"]
 SUMMARY_KEYS = ["vmsChecked", "scaleSetsChecked", "resourcesChecked", "compliant", "nonCompliant", "vmsCompliant",
-                "scaleSetsCompliant", "findingsBySeverity", "findingsTotal", "worstSeverity", "nextReboot",
-                "calendarStale"]
+                "scaleSetsCompliant", "arcMachinesChecked", "arcMachinesCompliant", "findingsBySeverity",
+                "findingsTotal", "worstSeverity", "nextReboot", "calendarStale"]
 CONFIG_KEYS = ["assessmentMaxAgeDays", "pendingMaxAgeDays", "rebootDueWithinDays", "behindGraceDays", "rules",
                "skipRules", "severityOverrides"]
 RULE_KEYS = ["id", "name", "title", "severity", "severityNote", "severityOverride", "appliesTo", "fix"]
@@ -68,7 +68,7 @@ RESOURCE_KEYS = ["kind", "id", "name", "resourceGroup", "subscription", "complia
                  "location", "image", "eligible", "hotpatch", "patchMode", "assessmentMode",
                  "bypassPlatformSafetyChecksOnUserSchedule", "provisionVMAgent", "orchestrationMode", "extensions",
                  "osVersion", "track", "nextReboot", "lastAssessment", "lastInstallation", "pendingPatches",
-                 "schedules"]
+                 "schedules", "agentStatus", "enrollment", "azureLocal"]
 FINDING_KEYS = ["ruleId", "rule", "severity", "kind", "resourceId", "resourceName", "resourceGroup", "subscription",
                 "message", "fix", "evidence"]
 RELEASE_KEYS = ["os", "month", "date", "kind", "kb", "build", "reboot", "known", "note", "source"]
@@ -185,7 +185,7 @@ def test_markdown_without_findings(calendar):  # noqa: F811
     report = evaluate([vm_record(vm_json(), instance_view=instance_view())], [], today=TODAY, now=NOW,
                       calendar=calendar)
     md = to_markdown(report, fail_on="low")
-    assert "No findings: every VM and scale set checked is compliant." in md
+    assert "No findings: every VM, scale set and Arc machine checked is compliant." in md
     assert "| Result | passes --fail-on low |" in md and "### " not in md
 
 

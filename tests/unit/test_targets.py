@@ -35,7 +35,9 @@ def test_names_with_group():
     spec = parse_targets(["web-01", "web-02"], "rg-web", [], [])
     assert spec.scope == "vms"
     assert spec.resource_group == "rg-web"
-    assert spec.vms == (VmRef("rg-web", "web-01"), VmRef("rg-web", "web-02"))
+    # A name under --kind all is a VM or an Arc machine: the read finds out which.
+    assert spec.vms == (VmRef("rg-web", "web-01", kind="all"), VmRef("rg-web", "web-02", kind="all"))
+    assert parse_targets(["web-01"], "rg-web", [], [], "vm").vms == (VmRef("rg-web", "web-01"),)
     assert spec.vms[0].resource_id(SUB) == vm_id()
 
 
@@ -136,6 +138,23 @@ def test_resource_id_needs_a_subscription():
 # --------------------------------------------------------------------------- bad
 
 
+def arc_id(name: str = "arc-01", group: str = "rg-arc", sub: str = SUB) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.HybridCompute/machines/{name}"
+
+
+def test_arc_machine_ids_and_kind():
+    spec = parse_targets([], None, [arc_id(), vm_id(), arc_id().upper().replace(SUB.upper(), SUB)], [])
+    assert spec.kind == "all"
+    assert [(ref.name.lower(), ref.kind) for ref in spec.vms] == [("arc-01", "arc"), ("web-01", "vm")]
+    assert spec.vms[0].resource_id() == arc_id()
+    assert parse_targets([], None, [arc_id()], [], "ARC").kind == "arc"
+    group = parse_targets([], "rg-arc", [], [], "arc")
+    assert group.includes("arc") and not group.includes("vm")
+    assert parse_targets([], None, [], []).includes("vm") and parse_targets([], None, [], []).includes("arc")
+    named = parse_targets(["arc-01"], "rg-arc", [], [], "arc").vms[0]
+    assert named.resource_id(SUB) == arc_id()
+
+
 BAD = [
     # (names, group, ids, tags, fragment)
     (["web-01"], None, [], [], "-n/--name needs -g/--resource-group"),
@@ -185,13 +204,19 @@ BAD = [
     ([], None, [], ["env=" + "v" * 257], "longer than Azure's 256 characters"),
     ([], None, [], ["env=prod", "env=dev"], "given twice with different values"),
     ([], None, [], ["env=prod", "ENV=Prod"], "given twice with different values"),
+    ([], None, [arc_id().replace("/machines/", "/licenses/")], [], "is a Microsoft.HybridCompute/licenses id"),
 ]
 
 
-@pytest.mark.parametrize(("names", "group", "ids", "tags", "fragment"), BAD)
-def test_bad_targets(names, group, ids, tags, fragment):
+@pytest.mark.parametrize(("names", "group", "ids", "tags", "fragment", "kind"), [
+    *[(*case, None) for case in BAD],
+    ([], None, [arc_id()], [], "is an Arc machine, but --kind is vm", "vm"),
+    ([], None, [vm_id()], [], "is a VM, but --kind is arc", "arc"),
+    ([], "rg-web", [], [], "--kind 'vms' is not a kind", "vms"),
+])
+def test_bad_targets(names, group, ids, tags, fragment, kind):
     with pytest.raises(InputError) as caught:
-        parse_targets(names, group, ids, tags)
+        parse_targets(names, group, ids, tags, kind)
     message = caught.value.message
     assert fragment in message
     assert "\n" not in message

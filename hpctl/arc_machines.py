@@ -1,0 +1,85 @@
+"""Arc machines as hpctl targets: find them (-n/-g/--ids/--tag/--kind), read their latest Update Manager
+results from Resource Graph (Arc's ARM API has no patchStatus), and shape rows whose columns mean what they
+mean for VMs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hpctl.core import graph_queries as q
+from hpctl.core.arc_facts import ArcFacts, arc_facts
+from hpctl.core.calendar import load_calendar
+from hpctl.core.compliance import assessment_summary, installation_summary
+from hpctl.core.patch_results import arc_patch_list
+from hpctl.core.targets import ARC_KIND, TargetSpec, VmRef
+from hpctl.core.track import track_of, track_summary
+from hpctl.edge import hybridcompute, resourcegraph
+from hpctl.edge.clients import Connection
+from hpctl.fleet_reads import PatchResults
+
+ID_BATCH = 200
+
+
+def read_machine(conn: Connection, ref: VmRef) -> dict[str, Any]:
+    return hybridcompute.get_machine(conn, ref.resource_group, ref.name)
+
+
+def list_in_scope(conn: Connection, spec: TargetSpec) -> list[dict[str, Any]]:
+    """The Arc machines of a group (or the subscription) that pass the --tag filters, in name order."""
+    machines = [m for m in hybridcompute.list_machines(conn, spec.resource_group) if spec.matches_tags(m.get("tags"))]
+    return sorted(machines, key=lambda m: (arc_facts(m).resource_group.lower(), m.get("name", "").lower()))
+
+
+def latest_results(conn: Connection, machine_ids: list[str], *, patches: bool = False
+                   ) -> dict[str, dict[str, Any]]:
+    """Each machine's latest assessment and installation (+ the assessment's patches), from Resource Graph: one
+    paged query per ID_BATCH machines, keyed by lower-case machine id."""
+    results = PatchResults()
+    for rows in _result_pages(conn, machine_ids):
+        results.add(rows)
+    by_machine = results.by_vm
+    if not patches:
+        return by_machine
+    return {key: {**slot, "patchList": arc_patch_list(slot.get("patches") or [])} for key, slot in by_machine.items()}
+
+
+def _result_pages(conn: Connection, machine_ids: list[str]) -> list[list[dict[str, Any]]]:
+    """The machines' latest patch-result rows, one paged query per ID_BATCH machines."""
+    pages = []
+    for start in range(0, len(machine_ids), ID_BATCH):
+        kql = q.latest_patch_results_query(None, machine_ids[start:start + ID_BATCH], kinds=(ARC_KIND,))
+        rows, _ = resourcegraph.query(conn, kql, [conn.subscription_id] if conn.subscription_id else None)
+        pages.append(rows)
+    return pages
+
+
+def base_row(machine: dict[str, Any]) -> dict[str, Any]:
+    """The columns every command shows first, as for a VM (image = the agent's osSku)."""
+    f = arc_facts(machine)
+    return {"name": f.name, "resourceGroup": f.resource_group, "kind": "arc", "image": f.os_sku,
+            "eligible": f.eligible, "hotpatch": f.hotpatch, "patchMode": f.patch_mode, "flags": list(f.flags)}
+
+
+def _arc_columns(f: ArcFacts) -> dict[str, Any]:
+    return {"agentStatus": f.agent_status, "enrollment": f.enrollment, "azureLocal": f.azure_local,
+            "enablementError": f.enablement_error}
+
+
+def status_row(machine: dict[str, Any], slot: dict[str, Any] | None, today: date) -> dict[str, Any]:
+    """A status row: settings from the machine, the track from its build, the last runs from Resource Graph."""
+    f = arc_facts(machine)
+    slot = slot or {}
+    return {
+        **base_row(machine),
+        "location": f.location,
+        "zone": None,
+        "assessmentMode": f.assessment_mode,
+        "rebootSetting": None,
+        "osVersion": f.os_version,
+        "track": track_summary(track_of(f.os_version, today, load_calendar())) if f.eligible else None,
+        "lastAssessment": assessment_summary(slot.get("assessment")),
+        "lastInstallation": installation_summary(slot.get("installation")),
+        "configurationStatuses": [],
+        **_arc_columns(f),
+    }
