@@ -24,11 +24,13 @@ def subscription(arm) -> str:
 
 
 def arc_id(arm, group: str, name: str) -> str:
-    return f"/subscriptions/{subscription(arm)}/resourceGroups/{group}/providers/Microsoft.HybridCompute/machines/" + name
+    base = f"/subscriptions/{subscription(arm)}/resourceGroups/{group}"
+    return f"{base}/providers/Microsoft.HybridCompute/machines/{name}"
 
 
 def vm_id(arm, group: str, name: str) -> str:
-    return f"/subscriptions/{subscription(arm)}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachines/" + name
+    base = f"/subscriptions/{subscription(arm)}/resourceGroups/{group}"
+    return f"{base}/providers/Microsoft.Compute/virtualMachines/{name}"
 
 
 def test_status_of_arc_machines_reads_like_vms(arm, hpctl):
