@@ -12,7 +12,7 @@ from hpctl.core.arc_facts import ArcFacts, arc_facts
 from hpctl.core.calendar import load_calendar
 from hpctl.core.compliance import assessment_summary, installation_summary
 from hpctl.core.patch_results import arc_patch_list
-from hpctl.core.targets import ARC_KIND, TargetSpec, VmRef
+from hpctl.core.targets import ARC_KIND, TargetSpec
 from hpctl.core.track import track_of, track_summary
 from hpctl.edge import hybridcompute, resourcegraph
 from hpctl.edge.clients import Connection
@@ -21,7 +21,8 @@ from hpctl.fleet_reads import PatchResults
 ID_BATCH = 200
 
 
-def read_machine(conn: Connection, ref: VmRef) -> dict[str, Any]:
+def read_machine(conn: Connection, ref: Any) -> dict[str, Any]:
+    """GET one Arc machine with its instance view; `ref` has resource_group and name (a VmRef or a Target)."""
     return hybridcompute.get_machine(conn, ref.resource_group, ref.name)
 
 
@@ -83,3 +84,22 @@ def status_row(machine: dict[str, Any], slot: dict[str, Any] | None, today: date
         "configurationStatuses": [],
         **_arc_columns(f),
     }
+
+
+def latest_installation(conn: Connection, machine_id: str) -> dict[str, Any] | None:
+    """One machine's latest installation record's properties (Update Manager's, from Resource Graph)."""
+    slot = latest_results(conn, [machine_id]).get(machine_id.lower()) or {}
+    record = slot.get("installation")
+    return (record or {}).get("properties") if record else None
+
+
+def known_installations(conn: Connection, machine_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The latest installation of each machine before an install is sent (journalled as `before`, so that a
+    lost answer can be told apart from an older run): activity id and time, by lower-case id."""
+    out = {}
+    for key, slot in latest_results(conn, machine_ids).items():
+        props = (slot.get("installation") or {}).get("properties") or {}
+        if props:
+            out[key] = {"installationActivityId": props.get("installationActivityId"),
+                        "startTime": str(props.get("startDateTime") or "")}
+    return out

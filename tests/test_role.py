@@ -130,6 +130,10 @@ def test_action_mapping_examples():
         "Microsoft.Resources/subscriptions/resourceGroups/write")
     assert action_for("DELETE", vm + "/providers/Microsoft.Maintenance/configurationAssignments/mc?api-version=1") == (
         "Microsoft.Maintenance/configurationAssignments/delete")
+    arc = "https://management.azure.com/subscriptions/s/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
+    assert action_for("PUT", arc + "/licenseProfiles/default?api-version=2024-07-10") == (
+        "Microsoft.HybridCompute/machines/licenseProfiles/write")
+    assert action_for("POST", arc + "/installPatches") == "Microsoft.HybridCompute/machines/installPatches/action"
 
 
 def needed_reads() -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hpctl import __version__
-from hpctl.cli import calendar, compliance, images, local, patch, rollback, sandbox, templates, vm, vmss
+from hpctl.cli import arc, calendar, compliance, images, local, patch, rollback, sandbox, templates, vm, vmss
 from hpctl.cli.common import (
     ROOT_OPTIONS,
     CloudOpt,
@@ -65,6 +65,7 @@ def root(
 app.add_typer(images.app, name="images")
 app.add_typer(vm.app, name="vm")
 app.add_typer(vmss.app, name="vmss")
+app.add_typer(arc.app, name="arc")
 app.add_typer(templates.app, name="template")
 app.add_typer(local.app, name="local")
 app.command("assess")(patch.assess)

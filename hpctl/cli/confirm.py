@@ -45,13 +45,14 @@ def require_tty_or_yes(*, yes: bool, may_be_many: bool) -> None:
         raise InputError(NO_TTY)
 
 
-def confirm_write(what: str, count: int, details: list[str], *, yes: bool, always: bool = False) -> None:
+def confirm_write(what: str, count: int, details: list[str], *, yes: bool, always: bool = False,
+                  noun: str = "VM") -> None:
     """Ask before `what` runs on `count` VMs (one VM needs no question, unless `always`: e.g. a VM leaving its
-    maintenance schedule). Without a terminal and without --yes: exit 2, nothing sent (as az does). A 'no'
-    also sends nothing (exit 2)."""
+    maintenance schedule, or an Arc enrollment with billing terms). Without a terminal and without --yes: exit 2,
+    nothing sent (as az does). A 'no' also sends nothing (exit 2)."""
     if yes or (count <= 1 and not always) or count == 0:
         return
-    print(f"{what} on {count} VM{'s' if count != 1 else ''}:", file=sys.stderr)
+    print(f"{what} on {count} {noun}{'s' if count != 1 else ''}:", file=sys.stderr)
     for line in details:
         print(line, file=sys.stderr)
     if not sys.stdin.isatty():

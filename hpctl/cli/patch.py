@@ -84,7 +84,8 @@ def _assess_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
+ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
+                  Column("Status", "status"),
                   Column("Critical+Security", "critical"), Column("Other", "other"),
                   Column("RebootPending", "rebootPending"), Column("Flags", "flagList"),
                   Column("Patches", "patchList"), Column("Error", "errorMessage")]
@@ -102,7 +103,7 @@ InFlightOpt = Annotated[int | None, typer.Option(
     help="Most operations in flight at once (1-10000). Default: as many as Azure's request budgets allow.")]
 
 
-def _in_flight(value: int | None) -> int:
+def in_flight_of(value: int | None) -> int:
     from hpctl.fleet.writes import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 
     if value is None:
@@ -118,39 +119,42 @@ def assess(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    kind: KindOpt = None,
     no_wait: NoWaitOpt = False,
     max_parallel: InFlightOpt = None,
     yes: YesOpt = False,
 ) -> None:
-    """Assess available patches on VMs (one, a group, tagged, or the whole subscription).
+    """Assess available patches on VMs and Arc machines (one, a group, tagged, or the whole subscription).
 
-    Shows per VM the status, critical+security and other counts, whether a reboot is pending, and the
-    patches found (KB, classification, reboot behaviour). VMs whose image can't hotpatch, or whose patch
-    mode isn't AutomaticByPlatform, are assessed too but flagged. Requests are paced by Azure's budgets;
-    Ctrl-C stops starting new ones and lists what Azure had accepted.
+    Shows per machine the status, critical+security and other counts, whether a reboot is pending, and the
+    patches found (KB, classification, reboot behaviour; for Arc machines, whose result has counts only, read
+    from Resource Graph). Machines that can't hotpatch as they are are assessed too but flagged. Requests are
+    paced by Azure's budgets; Ctrl-C stops starting new ones and lists what Azure had accepted.
 
     Example:
 
         hpctl assess -g rg-web -n web-01
 
         hpctl assess -g rg-web --tag env=prod -o table
+
+        hpctl assess --kind arc -g rg-arc-onprem
     """
     from hpctl.cli.progress import fleet_progress
     from hpctl.fleet.commands import assess_fleet, resolve_parts, target_count
     from hpctl.fleet.interrupts import interrupts
 
     del yes  # an assessment changes nothing on the VM, so it never asks; --yes is accepted like on every write
-    in_flight = _in_flight(max_parallel)
-    spec = _targets(name, resource_group, ids, tag)
+    in_flight = in_flight_of(max_parallel)
+    spec = _targets(name, resource_group, ids, tag, kind)
     s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight))
+    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=pool_size(in_flight))
     with interrupts() as interrupt, fleet_progress(target_count(parts), "assess") as progress:
         result = assess_fleet(parts, interrupt=interrupt, wait=not no_wait, max_parallel=in_flight,
                               on_progress=progress)
     _finish(result, columns=ASSESS_COLUMNS, table_view=_assess_table, what="assessment")
 
 
-def _pool(in_flight: int) -> int:
+def pool_size(in_flight: int) -> int:
     from hpctl.fleet.engine import MAX_WORKERS
 
     return max(1, min(in_flight, MAX_WORKERS))
@@ -169,7 +173,8 @@ def _install_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-INSTALL_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
+INSTALL_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
+                   Column("Status", "status"),
                    Column("Installed", "installed"), Column("Failed", "failedCount"), Column("Pending", "pending"),
                    Column("RebootStatus", "rebootStatus"), Column("Flags", "flagList"),
                    Column("Patches", "patchList"), Column("Error", "errorMessage")]
@@ -220,6 +225,7 @@ def install(
     resource_group: GroupOpt = None,
     ids: IdsOpt = None,
     tag: TagOpt = None,
+    kind: KindOpt = None,
     rollout: RolloutOpt = "none",
     batch_size: BatchSizeOpt = 10,
     state_file: StateFileOpt = None,
@@ -228,9 +234,10 @@ def install(
     no_wait: NoWaitOpt = False,
     max_parallel: InFlightOpt = None,
 ) -> None:
-    """Install patches on VMs now. Azure gives on-demand installs no availability-first ordering; with
-    --rollout availability hpctl does: zones one at a time, availability sets one update domain at a time,
-    a health check after each wave, a stop on the first failure.
+    """Install patches on VMs and Arc machines now. Azure gives on-demand installs no availability-first
+    ordering; with --rollout availability hpctl does: zones one at a time, availability sets one update
+    domain at a time (Arc machines, which have neither, in --batch-size waves), a health check after each
+    wave, a stop on the first failure.
 
     Every value is checked before anything is sent; on more than one VM hpctl shows what it will do and asks
     (--yes skips the question). Each VM is journalled before its request is sent, so Ctrl-C, a crash or a
@@ -244,6 +251,8 @@ def install(
         hpctl install -g rg-web -n web-01 --kb-include KB5087424 --exclude-reboot-required --reboot-setting Never
 
         hpctl install --tag env=prod --classification Security --reboot-setting IfRequired --rollout availability
+
+        hpctl install --kind arc -g rg-arc-onprem --classification Critical,Security --reboot-setting Never --yes
     """
     from hpctl.core.patch_options import build_install_options
 
@@ -251,7 +260,7 @@ def install(
         classification, kb_include, kb_exclude, exclude_reboot_required, max_publish_date, reboot_setting,
         max_duration,
     )
-    in_flight = _in_flight(max_parallel)
+    in_flight = in_flight_of(max_parallel)
     if rollout not in ("none", "availability"):
         raise InputError(f"--rollout {rollout!r} is not a rollout mode; use none or availability.")
     if rollout == "none" and batch_size != 10:
@@ -262,7 +271,7 @@ def install(
         raise InputError(f"--resume: no journal at {state_file}; run without --resume to start one.")
     if not 1 <= batch_size <= 1000:
         raise InputError(f"--batch-size {batch_size} is out of range; use 1-1000 VMs per wave.")
-    spec = _targets(name, resource_group, ids, tag)
+    spec = _targets(name, resource_group, ids, tag, kind)
     from hpctl.cli.confirm import confirm_write, require_tty_or_yes, target_lines
     from hpctl.cli.progress import fleet_progress
     from hpctl.fleet.commands import all_targets, install_fleet, resolve_parts, target_count
@@ -273,7 +282,7 @@ def install(
     if state_file is not None:
         Journal.preflight(state_file)
     s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
+    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=pool_size(in_flight))
     body = options.to_wire()
     details = target_lines(all_targets(parts)) + [f"  {line}" for line in _install_lines(body)]
     if rollout == "availability":

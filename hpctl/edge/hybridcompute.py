@@ -1,29 +1,29 @@
 """Azure Arc calls hpctl makes (azure-mgmt-hybridcompute 9.0.0, api-version 2024-07-10): machines, Arc
-assess/install, and the hotpatch license profile; results as plain ARM-shaped dicts, as Azure writes them."""
+assess/install, and the hotpatch license profile; results as plain ARM-shaped dicts, as Azure writes them.
+Writes are started here and polled by the fleet engine (hpctl.edge.stepped)."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-from azure.core.polling import NoPolling
-
+from hpctl.edge import stepped
 from hpctl.edge.clients import Connection
+from hpctl.edge.stepped import Pending
 
 INSTANCE_VIEW = "instanceView"
+API_VERSION = "2024-07-10"  # azure-mgmt-hybridcompute 9.0.0's default, the spec examples' version (§9.8)
 
 
 def _wire(model: Any) -> dict[str, Any]:
-    """The model as it was on the wire (camelCase, nested properties): msrest models serialize back to it."""
-    if model is None:
-        return {}
-    return model.serialize(keep_readonly=True)
+    """The model as it was on the wire (camelCase, nested properties), not msrest's snake_case as_dict()."""
+    return stepped._plain(model)
 
 
-def _body(document: dict[str, Any]) -> io.BytesIO:
-    # The exact JSON hpctl checked and shows with --dry-run, not a model's re-serialization of it.
-    return io.BytesIO(json.dumps(document).encode("utf-8"))
+def _body(document: dict[str, Any]) -> bytes:
+    # The exact JSON hpctl checked and shows with --dry-run, not a model's re-serialization of it (bytes, not a
+    # stream: a resend must carry the same body).
+    return json.dumps(document).encode("utf-8")
 
 
 def get_machine(conn: Connection, resource_group: str, name: str) -> dict[str, Any]:
@@ -42,36 +42,35 @@ def list_machines(conn: Connection, resource_group: str | None = None) -> list[d
     return [_wire(machine) for machine in pages]
 
 
-def assess_patches(conn: Connection, resource_group: str, name: str, *, wait: bool = True) -> dict[str, Any]:
-    """POST assessPatches; the final state comes from the Location URL (Arc's result shape)."""
-    ops = conn.hybrid.machines
-    if not wait:
-        ops.begin_assess_patches(resource_group, name, polling=NoPolling())
-        return {"status": "Accepted"}
-    return _wire(ops.begin_assess_patches(resource_group, name).result())
+def start_assess(conn: Connection, resource_group: str, name: str, *, token: str | None = None) -> Pending:
+    """POST assessPatches (202 + Location: the result comes from the Location poll), or resume from a token."""
+    return stepped.start(conn, conn.hybrid.machines.begin_assess_patches, resource_group, name, token=token)
 
 
-def install_patches(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
-                    wait: bool = True) -> dict[str, Any]:
+def start_install(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
+                  token: str | None = None) -> Pending:
     """POST installPatches with the exact wire body hpctl validated (the same body as for VMs)."""
-    ops = conn.hybrid.machines
-    if not wait:
-        ops.begin_install_patches(resource_group, name, _body(body), polling=NoPolling(),
-                                  content_type="application/json")
-        return {"status": "Accepted"}
-    poller = ops.begin_install_patches(resource_group, name, _body(body), content_type="application/json")
-    return _wire(poller.result())
+    return stepped.start(conn, conn.hybrid.machines.begin_install_patches, resource_group, name, _body(body),
+                         token=token, content_type="application/json")
 
 
-def put_license_profile(conn: Connection, resource_group: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PUT licenseProfiles/default and wait for the operation (Enabling → Enabled, or Failed: raises)."""
-    poller = conn.hybrid.license_profiles.begin_create_or_update(resource_group, name, _body(body),
-                                                                 content_type="application/json")
-    return _wire(poller.result())
+def start_enroll(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
+                 token: str | None = None) -> Pending:
+    """PUT licenseProfiles/default (201/200 + Azure-AsyncOperation): Enabling until Enabled or Failed."""
+    return stepped.start(conn, conn.hybrid.license_profiles.begin_create_or_update, resource_group, name,
+                         _body(body), token=token, content_type="application/json")
 
 
-def patch_license_profile(conn: Connection, resource_group: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PATCH licenseProfiles/default (Enable / Disable) and wait for the operation."""
-    poller = conn.hybrid.license_profiles.begin_update(resource_group, name, _body(body),
-                                                       content_type="application/json")
-    return _wire(poller.result())
+def start_disenroll(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
+                    token: str | None = None) -> Pending:
+    """PATCH licenseProfiles/default with Disable (202 + Azure-AsyncOperation): Disabling until Disabled."""
+    return stepped.start(conn, conn.hybrid.license_profiles.begin_update, resource_group, name, _body(body),
+                         token=token, content_type="application/json")
+
+
+def request_url(conn: Connection, resource_group: str, name: str, operation: str) -> str:
+    """The URL a write goes to, with the api-version the SDK sends (for --dry-run)."""
+    path = {"enroll": "/licenseProfiles/default", "disenroll": "/licenseProfiles/default",
+            "assess": "/assessPatches", "install": "/installPatches"}[operation]
+    return (f"{conn.base_url.rstrip('/')}/subscriptions/{conn.subscription_id}/resourceGroups/{resource_group}"
+            f"/providers/Microsoft.HybridCompute/machines/{name}{path}?api-version={API_VERSION}")

@@ -52,8 +52,12 @@ class Step:
 
 
 def _plain(model: Any) -> dict[str, Any]:
+    """The result as Azure wrote it (camelCase, nested properties)."""
     if model is None:
         return {}
+    if hasattr(model, "_attribute_map"):
+        # msrest models (azure-mgmt-hybridcompute 9.0.0): as_dict() would give snake_case; serialize() gives the wire.
+        return model.serialize(keep_readonly=True)
     return model.as_dict() if hasattr(model, "as_dict") else dict(model)
 
 
@@ -129,23 +133,24 @@ class Pending:
 Starter = Callable[..., Any]
 
 
-def _start(conn: Connection, begin: Starter, *args: Any, token: str | None = None) -> Pending:
+def start(conn: Connection, begin: Starter, *args: Any, token: str | None = None, **kwargs: Any) -> Pending:
+    """Send through an SDK `begin_*` (or pick its operation up from a continuation token) without polling."""
     polling = SteppedPolling(conn.polling_interval)
     extra: dict[str, Any] = {"continuation_token": token} if token else {"retry_total": 0}
-    begin(*args, polling=polling, **extra)
+    begin(*args, polling=polling, **extra, **kwargs)
     return Pending(polling)
 
 
 def start_assess(conn: Connection, resource_group: str, name: str, *, token: str | None = None) -> Pending:
     """POST assessPatches (or, with a continuation token, pick up an operation already accepted)."""
-    return _start(conn, conn.compute.virtual_machines.begin_assess_patches, resource_group, name, token=token)
+    return start(conn, conn.compute.virtual_machines.begin_assess_patches, resource_group, name, token=token)
 
 
 def start_install(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
                   token: str | None = None) -> Pending:
     """POST installPatches with the exact wire body hpctl validated (or resume polling from a token)."""
-    return _start(conn, conn.compute.virtual_machines.begin_install_patches, resource_group, name, body,
-                  token=token)
+    return start(conn, conn.compute.virtual_machines.begin_install_patches, resource_group, name, body,
+                 token=token)
 
 
 def run_command_body(script: tuple[str, ...] | list[str], parameters: dict[str, str] | None = None
@@ -160,18 +165,18 @@ def run_command_body(script: tuple[str, ...] | list[str], parameters: dict[str, 
 def start_run_command(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
                       token: str | None = None) -> Pending:
     """POST runCommand (Run Command): the script runs in the guest; the result carries its stdout and stderr."""
-    return _start(conn, conn.compute.virtual_machines.begin_run_command, resource_group, name, body, token=token)
+    return start(conn, conn.compute.virtual_machines.begin_run_command, resource_group, name, body, token=token)
 
 
 def start_restart(conn: Connection, resource_group: str, name: str, *, token: str | None = None) -> Pending:
     """POST restart (or resume polling an accepted restart from its token)."""
-    return _start(conn, conn.compute.virtual_machines.begin_restart, resource_group, name, token=token)
+    return start(conn, conn.compute.virtual_machines.begin_restart, resource_group, name, token=token)
 
 
 def start_update_vm(conn: Connection, resource_group: str, name: str, body: dict[str, Any], *,
                     token: str | None = None) -> Pending:
     """PATCH a VM with only the given properties (or resume polling the update from a token)."""
-    return _start(conn, conn.compute.virtual_machines.begin_update, resource_group, name, body, token=token)
+    return start(conn, conn.compute.virtual_machines.begin_update, resource_group, name, body, token=token)
 
 
 class Finished:

@@ -1,35 +1,68 @@
-"""assess and install on a fleet through the engine (rollout waves: hpctl.fleet.waves)."""
+"""assess and install on a fleet of VMs and Arc machines through the engine (rollout waves: hpctl.fleet.waves):
+each kind of machine runs as its own operation kind, and the rows come back in target order."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields
 from typing import Any
 
+from hpctl import arc_machines
 from hpctl.core.patch_options import parse_duration_seconds
-from hpctl.core.targets import VM_KIND, TargetSpec
+from hpctl.core.targets import ARC_KIND, TargetSpec
 from hpctl.edge.clients import Connection
 from hpctl.errors import NotFoundError
+from hpctl.fleet.arc_kinds import ArcAssessKind, ArcInstallKind
+from hpctl.fleet.engine import RunStats
+from hpctl.fleet.kinds import SUCCEEDED, OperationKind, Outcome
 from hpctl.fleet.patch_kinds import AssessKind, InstallKind
-from hpctl.fleet.writes import WriteOptions, run_write, write_result
+from hpctl.fleet.writes import WriteOptions, run_write, target_id, write_result
 from hpctl.patching import FleetResult, Target, select_targets
 
 
 def resolve(conn: Connection, spec: TargetSpec, *, instance_view: bool = False) -> list[Target]:
-    """The target VMs (exit 3 when nothing matches)."""
-    # VMs only until Arc assess/install are operation kinds of the engine.
-    targets = select_targets(conn, replace(spec, kind=VM_KIND), instance_view=instance_view)
+    """The target VMs and Arc machines (exit 3 when nothing matches)."""
+    targets = select_targets(conn, spec, instance_view=instance_view)
     if not targets:
-        raise NotFoundError("No VM matched the targets given.",
-                            hint="Check -g/--resource-group, -n/--name, --ids and --tag.")
+        raise NotFoundError("No VM or Arc machine matched the targets given.",
+                            hint="Check -g/--resource-group, -n/--name, --ids, --tag and --kind.")
     return targets
 
 
-def assess(conn: Connection, targets: list[Target], options: WriteOptions, *, single: bool = True) -> FleetResult:
-    """assessPatches on every target VM; ineligible VMs are assessed too, but flagged."""
-    kind = AssessKind(conn)
+def _merge_stats(total: RunStats, part: RunStats) -> None:
+    for f in fields(RunStats):
+        if f.name != "extra":
+            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
+
+
+def run_kinds(conn: Connection, targets: list[Target], options: WriteOptions, vm_kind: OperationKind,
+              arc_kind: OperationKind) -> tuple[dict[int, Outcome], RunStats]:
+    """The readable targets through the engine, VMs with `vm_kind` then Arc machines with `arc_kind` (each kind
+    its own run: its own budgets, one journal); outcomes by position in `targets`."""
     readable = [t for t in targets if t.error is None]
-    outcomes, stats = run_write(conn, kind, readable, options)
-    by_index = _by_index(targets, readable, outcomes)
+    by_index: dict[int, Outcome] = {}
+    stats = RunStats()
+    for kind, group in ((vm_kind, [t for t in readable if t.kind != ARC_KIND]),
+                        (arc_kind, [t for t in readable if t.kind == ARC_KIND])):
+        if group:
+            outcomes, part = run_write(conn, kind, group, options)
+            _merge_stats(stats, part)
+            by_index.update(_by_index(targets, group, outcomes))
+    return by_index, stats
+
+
+def assess(conn: Connection, targets: list[Target], options: WriteOptions, *, single: bool = True) -> FleetResult:
+    """assessPatches on every target VM and Arc machine; ineligible ones are assessed too, but flagged. An Arc
+    result has counts only: the patches found are read from Resource Graph afterwards (one query)."""
+    kind = AssessKind(conn)
+    by_index, stats = run_kinds(conn, targets, options, kind, ArcAssessKind(conn))
+    arc_done = {target_id(targets[i]): o for i, o in by_index.items()
+                if targets[i].kind == ARC_KIND and o.status == SUCCEEDED and o.detail is not None}
+    if arc_done:
+        found = arc_machines.latest_results(conn, [str(targets[i].vm["id"]) for i in by_index
+                                                  if target_id(targets[i]) in arc_done], patches=True)
+        for key, outcome in arc_done.items():
+            assert outcome.detail is not None
+            outcome.detail["patches"] = (found.get(key) or {}).get("patchList") or []
     return write_result(kind, targets, by_index, stats, options, single=single)
 
 
@@ -37,13 +70,26 @@ def install_kind(conn: Connection, body: dict[str, Any]) -> InstallKind:
     return InstallKind(conn, body, max_seconds=parse_duration_seconds(str(body.get("maximumDuration") or "PT2H")))
 
 
+def arc_install_kind(conn: Connection, body: dict[str, Any], targets: list[Target]) -> ArcInstallKind:
+    """Arc's install kind, knowing each machine's latest installation before sending (one Resource Graph query),
+    so that a lost answer can be reconciled."""
+    ids = [str(t.vm["id"]) for t in targets if t.kind == ARC_KIND and t.vm and t.error is None]
+    known = arc_machines.known_installations(conn, ids) if ids else {}
+    return ArcInstallKind(conn, body, max_seconds=parse_duration_seconds(str(body.get("maximumDuration") or "PT2H")),
+                          known=known)
+
+
+def run_install(conn: Connection, targets: list[Target], body: dict[str, Any], options: WriteOptions
+                ) -> tuple[dict[int, Outcome], RunStats]:
+    """installPatches with one body on VMs and Arc machines (the same body for both)."""
+    return run_kinds(conn, targets, options, install_kind(conn, body), arc_install_kind(conn, body, targets))
+
+
 def install(conn: Connection, targets: list[Target], body: dict[str, Any], options: WriteOptions, *,
             single: bool = True) -> FleetResult:
-    """installPatches with one validated body on every target VM, journalled (options.journal)."""
-    kind = install_kind(conn, body)
-    readable = [t for t in targets if t.error is None]
-    outcomes, stats = run_write(conn, kind, readable, options)
-    return write_result(kind, targets, _by_index(targets, readable, outcomes), stats, options, single=single)
+    """installPatches with one validated body on every target VM and Arc machine, journalled (options.journal)."""
+    by_index, stats = run_install(conn, targets, body, options)
+    return write_result(install_kind(conn, body), targets, by_index, stats, options, single=single)
 
 
 def _by_index(targets: list[Target], readable: list[Target], outcomes: list[Any]) -> dict[int, Any]:

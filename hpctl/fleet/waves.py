@@ -7,14 +7,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from hpctl import arc_machines
+from hpctl.core.arc_facts import arc_facts
 from hpctl.core.patch_results import succeeded
 from hpctl.core.rollout import RolloutTarget, Wave, health_problem, plan_waves
+from hpctl.core.targets import ARC_KIND
 from hpctl.core.vm_facts import vm_facts
 from hpctl.edge import compute
 from hpctl.edge.clients import Connection
-from hpctl.fleet.installs import install_kind
+from hpctl.fleet.installs import fill_arc_installed_patches, install_kind, run_install
 from hpctl.fleet.kinds import ALREADY_DONE
-from hpctl.fleet.writes import WriteOptions, outcome_row, run_write, summary_line
+from hpctl.fleet.writes import WriteOptions, outcome_row, summary_line
 from hpctl.patching import FleetResult, Target, error_dict
 from hpctl.runner import run_each
 
@@ -39,12 +42,14 @@ def install_availability_first(
     conn: Connection, targets: list[Target], body: dict[str, Any], options: WriteOptions, *, batch_size: int,
     on_wave: Callable[[Wave], None] | None = None,
 ) -> tuple[FleetResult, list[Wave]]:
-    """Install wave by wave; after each wave check its VMs are healthy; stop at the first failure."""
+    """Install wave by wave; after each wave check its VMs (and Arc machines) are healthy; stop at the first
+    failure. Arc machines have no zones or update domains: they go in --batch-size waves."""
     kind = install_kind(conn, body)
 
     def run_wave(members: list[Target], labels: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-        outcomes, stats = run_write(conn, kind, members, options)
-        return [outcome_row(t, o, kind.detail_key) | labels for t, o in zip(members, outcomes, strict=True)], \
+        by_index, stats = run_install(conn, members, body, options)
+        fill_arc_installed_patches(conn, members, by_index)
+        return [outcome_row(t, by_index[i], kind.detail_key) | labels for i, t in enumerate(members)], \
             stats.throttled
 
     return availability_first(conn, targets, options, name="install", batch_size=batch_size, run_wave=run_wave,
@@ -107,15 +112,26 @@ def availability_first(
     return result, waves
 
 
+def _arc_health_problem(machine: dict[str, Any]) -> str | None:
+    """An Arc machine is healthy when its Connected Machine agent still reports after the wave."""
+    facts = arc_facts(machine)
+    return None if facts.connected else f"the Connected Machine agent is {facts.agent_status or 'not reporting'}"
+
+
+def _read_back(conn: Connection, target: Target) -> dict[str, Any]:
+    if target.kind == ARC_KIND:
+        return arc_machines.read_machine(conn, target)
+    return compute.get_vm(conn, target.resource_group, target.name, instance_view=True)
+
+
 def _health_gate(conn: Connection, installed: list[tuple[Target, dict[str, Any]]],
                  health: Callable[[dict[str, Any]], str | None] = health_problem) -> bool:
-    """Read each VM a wave finished back; mark its row healthy or not. True when all are healthy."""
-    checked = run_each([t for t, _ in installed],
-                       lambda t: compute.get_vm(conn, t.resource_group, t.name, instance_view=True),
-                       max_parallel=HEALTH_READS)
+    """Read each VM (or Arc machine) a wave finished back; mark its row healthy or not. True when all are."""
+    checked = run_each([t for t, _ in installed], lambda t: _read_back(conn, t), max_parallel=HEALTH_READS)
     healthy = True
-    for (_, row), outcome in zip(installed, checked, strict=True):
-        problem = health(outcome.value or {}) if outcome.ok else f"could not be read: {outcome.error}"
+    for (target, row), outcome in zip(installed, checked, strict=True):
+        check = _arc_health_problem if target.kind == ARC_KIND else health
+        problem = check(outcome.value or {}) if outcome.ok else f"could not be read: {outcome.error}"
         row["health"] = "healthy" if problem is None else f"unhealthy: {problem}"
         healthy = healthy and problem is None
     return healthy
