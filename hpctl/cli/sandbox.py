@@ -104,6 +104,10 @@ DEMO_STEPS: list[tuple[str, str, int]] = [
      "--cloud sandbox vm patches -g rg-web -n web-01 -o table --as-of {day}", 0),
     ("Roll that VM back to its last known good baseline: remove the hotpatch, restart, verify the build",
      "--cloud sandbox rollback -g rg-web -n web-01 --yes -o table", 0),
+    ("Arc-connected servers and Azure Local VMs, in the same columns as VMs",
+     "--cloud sandbox status --kind arc -g rg-arc-onprem -o table --as-of {day}", 0),
+    ("Enroll an Arc server in hotpatch: checked first, billing shown, the license profile's LRO awaited",
+     "--cloud sandbox arc enable-hotpatch -g rg-arc-onprem -n arc-std-01 --yes -o table", 0),
     ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
     ("Hotpatch can't share a VM with a customer-managed Update Manager schedule: refused",
      "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02", 2),
@@ -151,7 +155,8 @@ def demo(
     fleet: Annotated[int, typer.Option("--fleet", min=5, max=2000, help="How many VMs to seed.")] = 30,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the simulated fleet.")] = 7,
 ) -> None:
-    """Walk through the whole hotpatch flow on a built-in sandbox: images, status, assess, install.
+    """Walk through the whole hotpatch flow on a built-in sandbox: images, status, assess, install, a mixed
+    fleet with Arc machines, the report.
 
     Starts a sandbox on a free port with a temporary state, runs each step as you would type it, and
     exits 0 when every step behaved as expected. No Azure subscription needed.

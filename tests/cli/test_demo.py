@@ -32,5 +32,8 @@ def test_demo_runs_every_step_as_expected(tmp_path):
     assert "api-02 is assigned to customer-managed schedule mc-api-saturday" in done.stderr
     assert "api-02  rg-api         Changed  schedule mc-api-saturday" in done.stdout
     assert "wu-download-and-schedule-install" in done.stdout
+    # The mixed fleet: Arc machines in status, one enrolled, and counted by the report.
+    assert "arc-std-01" in done.stdout and "Enabled" in done.stdout
+    assert "Arc machines" in done.stderr
     # The demo cleans up after itself: no sandbox left registered in the user's state directory.
     assert not (tmp_path / ".hpctl" / "sandbox" / "endpoint.json").exists()
