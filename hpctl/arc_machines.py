@@ -103,3 +103,19 @@ def known_installations(conn: Connection, machine_ids: list[str]) -> dict[str, d
             out[key] = {"installationActivityId": props.get("installationActivityId"),
                         "startTime": str(props.get("startDateTime") or "")}
     return out
+
+
+def installation_patches(conn: Connection, machine_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Each recent installation's patches (Arc's install result lists none): (machine id, activity id), both
+    lower case -> the patches, from one paged Resource Graph query per ID_BATCH machines."""
+    from hpctl.core.history import timelines
+
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for start in range(0, len(machine_ids), ID_BATCH):
+        kql = q.history_query(1, None, machine_ids[start:start + ID_BATCH], patches=True, kinds=(ARC_KIND,))
+        rows, _ = resourcegraph.query(conn, kql, [conn.subscription_id] if conn.subscription_id else None)
+        for machine in timelines(rows):
+            for event in machine["events"]:
+                if event["kind"] == "installation" and event.get("activityId"):
+                    out[(machine["id"], str(event["activityId"]).lower())] = event.get("patches") or []
+    return out

@@ -13,7 +13,7 @@ from hpctl.edge.clients import Connection
 from hpctl.errors import NotFoundError
 from hpctl.fleet.arc_kinds import ArcAssessKind, ArcInstallKind
 from hpctl.fleet.engine import RunStats
-from hpctl.fleet.kinds import SUCCEEDED, OperationKind, Outcome
+from hpctl.fleet.kinds import FAILED, SUCCEEDED, OperationKind, Outcome
 from hpctl.fleet.patch_kinds import AssessKind, InstallKind
 from hpctl.fleet.writes import WriteOptions, run_write, target_id, write_result
 from hpctl.patching import FleetResult, Target, select_targets
@@ -89,7 +89,22 @@ def install(conn: Connection, targets: list[Target], body: dict[str, Any], optio
             single: bool = True) -> FleetResult:
     """installPatches with one validated body on every target VM and Arc machine, journalled (options.journal)."""
     by_index, stats = run_install(conn, targets, body, options)
+    fill_arc_installed_patches(conn, targets, by_index)
     return write_result(install_kind(conn, body), targets, by_index, stats, options, single=single)
+
+
+def fill_arc_installed_patches(conn: Connection, targets: list[Target], by_index: dict[int, Outcome]) -> None:
+    """Arc's install result has counts only: fill each finished run's patches from Resource Graph (one query)."""
+    done = {i: o for i, o in by_index.items() if targets[i].kind == ARC_KIND and o.detail
+            and o.detail.get("installationActivityId") and o.status in (SUCCEEDED, FAILED)}
+    if not done:
+        return
+    found = arc_machines.installation_patches(conn, [str(targets[i].vm["id"]) for i in done])
+    for i, outcome in done.items():
+        assert outcome.detail is not None
+        key = (target_id(targets[i]), str(outcome.detail["installationActivityId"]).lower())
+        outcome.detail["patches"] = [{k: p.get(k) for k in ("kbId", "name", "classifications", "installationState")}
+                                     for p in found.get(key, [])]
 
 
 def _by_index(targets: list[Target], readable: list[Target], outcomes: list[Any]) -> dict[int, Any]:

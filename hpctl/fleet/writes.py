@@ -118,7 +118,9 @@ def summary_line(name: str, rows: list[dict[str, Any]], stats: RunStats) -> str:
     for row in rows:
         counts[row.get("outcome") or "?"] = counts.get(row.get("outcome") or "?", 0) + 1
     started = sum(n for status, n in counts.items() if status != NOT_STARTED)
-    parts = [f"{name}: {len(rows)} VMs", f"{started} started", f"{counts.get(NOT_STARTED, 0)} not started"]
+    # Rows are VMs and Arc machines alike.
+    noun = "VMs" if all(row.get("kind", "vm") == "vm" for row in rows) else "machines"
+    parts = [f"{name}: {len(rows)} {noun}", f"{started} started", f"{counts.get(NOT_STARTED, 0)} not started"]
     parts += [f"{n} {status}" for status, n in sorted(counts.items()) if status not in (NOT_STARTED,)]
     if stats.throttled:
         parts.append(f"{stats.throttled} throttled requests waited out")

@@ -70,6 +70,9 @@ def test_install_the_hotpatch_on_an_arc_machine_then_status_shows_the_track(arm,
     installation = rows_of(result)["arc-dc-04"]["installation"]
     assert installation["status"] == "Succeeded" and installation["installedPatchCount"] == 1
     assert installation["rebootStatus"] == "NotNeeded" and installation["error"] is None
+    # Arc's result has counts only: the patches come from Update Manager's records in Resource Graph.
+    states = {p["kbId"]: p["installationState"] for p in installation["patches"]}
+    assert states["KB5087423"] == "Installed" and states["KB2267602"] == "Excluded"
     status = hpctl("status", "--kind", "arc", "-g", "rg-arc-onprem", "-n", "arc-dc-04", "--as-of", "2026-05-20")
     row = rows_of(status)["arc-dc-04"]
     assert row["osVersion"].endswith("26100.32772") and row["track"]["state"] == "hotpatch"
@@ -84,6 +87,7 @@ def test_install_rollout_on_a_mixed_fleet(arm, hpctl):
     rows = rows_of(result)
     assert {r["kind"] for r in rows.values()} == {"vm", "arc"}
     assert all(r["outcome"] == "Succeeded" and r["health"] == "healthy" for r in rows.values())
+    assert rows["arc-dc-01"]["installation"]["patches"], "the Arc run's patches, read from Resource Graph"
     # The zonal VM goes in its zone's wave; the Arc machines (no zones, no update domains) in a batch.
     assert rows["arc-dc-01"]["wave"] == rows["hci-vm-01"]["wave"] != rows["web-03"]["wave"]
 
