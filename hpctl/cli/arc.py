@@ -47,20 +47,20 @@ def _arc_targets(name: list[str] | None, resource_group: str | None, ids: list[s
 def _change(enable: bool, name: list[str] | None, resource_group: str | None, ids: list[str] | None,
             tag: list[str] | None, yes: bool, dry_run: bool, max_parallel: int | None) -> None:
     from hpctl.cli.confirm import confirm_write, require_tty_or_yes
-    from hpctl.cli.patch import in_flight_of, pool_size
+    from hpctl.cli.patch import _in_flight, _pool
     from hpctl.cli.progress import fleet_progress
     from hpctl.core.arc_enrollment import billing_notice
     from hpctl.fleet import enrollment
     from hpctl.fleet.commands import resolve_parts
     from hpctl.fleet.interrupts import interrupts
 
-    in_flight = in_flight_of(max_parallel)
+    in_flight = _in_flight(max_parallel)
     spec = _arc_targets(name, resource_group, ids, tag)
     if not dry_run:
         # Enrolling has billing terms, so it asks even for one machine: no terminal and no --yes is refused now.
         require_tty_or_yes(yes=yes, may_be_many=enable or spec.scope != "vms" or len(spec.vms) > 1)
     s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=pool_size(in_flight))
+    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight))
     plan = enrollment.plan(parts, enable=enable, named=spec.scope == "vms")
     for item in plan.items:
         if item.verdict.action not in ("enroll", "disenroll"):

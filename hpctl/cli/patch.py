@@ -92,7 +92,8 @@ ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup
 
 
 def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None,
-             kind: str | None = None) -> Any:
+             kind: str | None = "vm") -> Any:
+    """Parse the targets; commands with --kind pass what the user gave (None: all), the VM-only ones leave it."""
     from hpctl.core.targets import parse_targets
 
     return parse_targets(name or [], resource_group, ids or [], tag or [], kind)
@@ -103,7 +104,7 @@ InFlightOpt = Annotated[int | None, typer.Option(
     help="Most operations in flight at once (1-10000). Default: as many as Azure's request budgets allow.")]
 
 
-def in_flight_of(value: int | None) -> int:
+def _in_flight(value: int | None) -> int:
     from hpctl.fleet.writes import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
 
     if value is None:
@@ -144,17 +145,17 @@ def assess(
     from hpctl.fleet.interrupts import interrupts
 
     del yes  # an assessment changes nothing on the VM, so it never asks; --yes is accepted like on every write
-    in_flight = in_flight_of(max_parallel)
+    in_flight = _in_flight(max_parallel)
     spec = _targets(name, resource_group, ids, tag, kind)
     s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=pool_size(in_flight))
+    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight))
     with interrupts() as interrupt, fleet_progress(target_count(parts), "assess") as progress:
         result = assess_fleet(parts, interrupt=interrupt, wait=not no_wait, max_parallel=in_flight,
                               on_progress=progress)
     _finish(result, columns=ASSESS_COLUMNS, table_view=_assess_table, what="assessment")
 
 
-def pool_size(in_flight: int) -> int:
+def _pool(in_flight: int) -> int:
     from hpctl.fleet.engine import MAX_WORKERS
 
     return max(1, min(in_flight, MAX_WORKERS))
@@ -260,7 +261,7 @@ def install(
         classification, kb_include, kb_exclude, exclude_reboot_required, max_publish_date, reboot_setting,
         max_duration,
     )
-    in_flight = in_flight_of(max_parallel)
+    in_flight = _in_flight(max_parallel)
     if rollout not in ("none", "availability"):
         raise InputError(f"--rollout {rollout!r} is not a rollout mode; use none or availability.")
     if rollout == "none" and batch_size != 10:
@@ -282,7 +283,7 @@ def install(
     if state_file is not None:
         Journal.preflight(state_file)
     s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=pool_size(in_flight))
+    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
     body = options.to_wire()
     details = target_lines(all_targets(parts)) + [f"  {line}" for line in _install_lines(body)]
     if rollout == "availability":
