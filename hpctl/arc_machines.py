@@ -12,7 +12,7 @@ from hpctl.core.arc_facts import ArcFacts, arc_facts
 from hpctl.core.calendar import load_calendar
 from hpctl.core.compliance import assessment_summary, installation_summary
 from hpctl.core.patch_results import arc_patch_list
-from hpctl.core.targets import ARC_KIND, TargetSpec
+from hpctl.core.targets import ALL_KINDS, ARC_KIND, TargetSpec
 from hpctl.core.track import track_of, track_summary
 from hpctl.edge import hybridcompute, resourcegraph
 from hpctl.edge.clients import Connection
@@ -21,14 +21,21 @@ from hpctl.fleet_reads import PatchResults
 ID_BATCH = 200
 
 
+def unregistered(exc: BaseException) -> bool:
+    """Whether a HybridCompute call failed because the subscription never registered the provider."""
+    return hybridcompute.is_unregistered(exc)
+
+
 def read_machine(conn: Connection, ref: Any) -> dict[str, Any]:
     """GET one Arc machine with its instance view; `ref` has resource_group and name (a VmRef or a Target)."""
     return hybridcompute.get_machine(conn, ref.resource_group, ref.name)
 
 
 def list_in_scope(conn: Connection, spec: TargetSpec) -> list[dict[str, Any]]:
-    """The Arc machines of a group (or the subscription) that pass the --tag filters, in name order."""
-    machines = [m for m in hybridcompute.list_machines(conn, spec.resource_group) if spec.matches_tags(m.get("tags"))]
+    """The Arc machines of a group (or the subscription) that pass the --tag filters, in name order. Under
+    --kind all a subscription without the Arc provider registered just has none."""
+    listed = hybridcompute.list_machines(conn, spec.resource_group, unregistered_is_empty=spec.kind == ALL_KINDS)
+    machines = [m for m in listed if spec.matches_tags(m.get("tags"))]
     return sorted(machines, key=lambda m: (arc_facts(m).resource_group.lower(), m.get("name", "").lower()))
 
 

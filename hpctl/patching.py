@@ -68,7 +68,8 @@ def _read_named(conn: Connection, ref: VmRef, instance_view: bool) -> tuple[str,
         return ARC_KIND, arc_machines.read_machine(conn, ref)
     except Exception as exc:  # noqa: BLE001
         error = as_error(exc)
-        if ref.kind == ALL_KINDS and error.exit_code == EXIT_NOT_FOUND:
+        # No VM of that name, and no Arc machine either (or no Arc provider registered at all): not found.
+        if ref.kind == ALL_KINDS and (error.exit_code == EXIT_NOT_FOUND or arc_machines.unregistered(exc)):
             raise NotFoundError(f"Not found: no VM or Arc machine named '{ref.name}' in resource group "
                                 f"'{ref.resource_group}'.", hint="Check -g/--resource-group, -n/--name and "
                                 "-s/--subscription (or --kind).", request_id=error.request_id) from exc

@@ -31,7 +31,8 @@ _FIXES: list[tuple[str, str]] = [
      "enableAutomaticUpdates can only be set when the VM is created: AutomaticByOS needs it true, "
      "Manual needs it false; recreate the VM to change it."),
     ("MissingSubscriptionRegistration",
-     "Register the resource provider: `az provider register --namespace Microsoft.Compute`."),
+     "Register the resource provider the message names: `az provider register --namespace NAMESPACE` "
+     "(Microsoft.Compute for VMs, Microsoft.HybridCompute for Arc machines)."),
     ("not registered",
      "Register the resource provider or preview feature the message names, then retry."),
     ("TooManyRequests",
@@ -109,9 +110,10 @@ def translate(exc: BaseException) -> HpctlError | None:
                              hint="Check -g/--resource-group, -n/--name and -s/--subscription.", request_id=rid)
     if isinstance(exc, ResourceExistsError):
         code, message = azure_error_detail(exc)
+        # 409 is also ARM's answer for an unregistered provider: a known text's fix wins over the usual one.
         return AzureOperationError(f"Azure refused ({code or 409}): {message}",
-                                   hint="Another operation is in progress on this resource; wait for it "
-                                        "to finish (hpctl status) and retry.", request_id=rid)
+                                   hint=fix_for(f"{code} {message}") or "Another operation is in progress on this "
+                                   "resource; wait for it to finish (hpctl status) and retry.", request_id=rid)
     if isinstance(exc, HttpResponseError):
         code, message = azure_error_detail(exc)
         status = exc.status_code

@@ -5,12 +5,16 @@ Writes are started here and polled by the fleet engine (hpctl.edge.stepped)."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+from azure.core.exceptions import HttpResponseError
 
 from hpctl.edge import stepped
 from hpctl.edge.clients import Connection
 from hpctl.edge.stepped import Pending
 
+log = logging.getLogger(__name__)
 INSTANCE_VIEW = "instanceView"
 API_VERSION = "2024-07-10"  # azure-mgmt-hybridcompute 9.0.0's default, the spec examples' version (§9.8)
 
@@ -31,15 +35,33 @@ def get_machine(conn: Connection, resource_group: str, name: str) -> dict[str, A
     return _wire(conn.hybrid.machines.get(resource_group, name, expand=INSTANCE_VIEW))
 
 
-def list_machines(conn: Connection, resource_group: str | None = None) -> list[dict[str, Any]]:
-    """Every Arc machine in a group or the subscription, with instance views (the SDK follows nextLink pages)."""
+def is_unregistered(exc: BaseException) -> bool:
+    """ARM's answer for a subscription that never registered Microsoft.HybridCompute (it has no Arc machines)."""
+    if not isinstance(exc, HttpResponseError):
+        return False
+    code = getattr(getattr(exc, "error", None), "code", None)
+    return code == "MissingSubscriptionRegistration" or "not registered to use namespace" in str(exc.message or "")
+
+
+def list_machines(conn: Connection, resource_group: str | None = None, *,
+                  unregistered_is_empty: bool = False) -> list[dict[str, Any]]:
+    """Every Arc machine in a group or the subscription, with instance views (the SDK follows nextLink pages).
+
+    With unregistered_is_empty (reads that did not ask for Arc machines in particular), a subscription where
+    the Microsoft.HybridCompute provider is not registered simply has none."""
     ops = conn.hybrid.machines
-    if resource_group:
-        pages = ops.list_by_resource_group(resource_group, expand=INSTANCE_VIEW)
-    else:
-        # The SDK method has no expand argument; the service takes the same $expand on this path.
-        pages = ops.list_by_subscription(params={"$expand": INSTANCE_VIEW})
-    return [_wire(machine) for machine in pages]
+    try:
+        if resource_group:
+            pages = ops.list_by_resource_group(resource_group, expand=INSTANCE_VIEW)
+        else:
+            # The SDK method has no expand argument; the service takes the same $expand on this path.
+            pages = ops.list_by_subscription(params={"$expand": INSTANCE_VIEW})
+        return [_wire(machine) for machine in pages]
+    except HttpResponseError as exc:
+        if unregistered_is_empty and is_unregistered(exc):
+            log.info("Microsoft.HybridCompute is not registered in %s: no Arc machines", conn.subscription_id)
+            return []
+        raise
 
 
 def start_assess(conn: Connection, resource_group: str, name: str, *, token: str | None = None) -> Pending:

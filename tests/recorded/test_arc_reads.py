@@ -136,3 +136,27 @@ def test_report_markdown_counts_arc_machines(arm, hpctl):
     assert "| Arc machines checked | 2 |" in result.stdout
     assert "HP020 arc-not-enrolled" in result.stdout and "hpctl arc enable-hotpatch -g rg-hci-vms -n hci-vm-02" in \
         result.stdout
+
+
+UNREGISTERED = ("The subscription is not registered to use namespace 'Microsoft.HybridCompute'. See "
+                "https://aka.ms/rps-not-found for how to register subscriptions.")
+
+
+def _unregistered(sandbox) -> None:
+    sandbox.inject("GET", r"(?i)providers/Microsoft\.HybridCompute/machines$", 409, times=2,
+                   code="MissingSubscriptionRegistration", message=UNREGISTERED)
+
+
+def test_without_the_arc_provider_registered_kind_all_reads_the_vms(arm, hpctl):
+    arm.arrange(_unregistered)
+    result = hpctl("status", "-g", "rg-web", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    assert rows_of(result) and all(r["kind"] == "vm" for r in rows_of(result).values())
+
+
+def test_without_the_arc_provider_registered_kind_arc_says_how_to_register(arm, hpctl):
+    arm.arrange(_unregistered)
+    result = hpctl("status", "--kind", "arc", "-g", "rg-web")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "MissingSubscriptionRegistration" in result.stderr
+    assert "az provider register --namespace NAMESPACE" in result.stderr
