@@ -319,7 +319,9 @@ class Engine:
                 return self._finish(op, Outcome(FAILED, error=as_error(exc)))
             return self._requeue(op, to_send, stopping)
         if failure.kind in ("dropped", "server"):
-            # Fate unknown and not safe to repeat: ask Azure whether it was accepted before anything else.
+            # Fate unknown and not safe to repeat: ask Azure whether it was accepted before anything else. The
+            # send's probe of the subscription budgets is over either way (else the resend waits on it forever).
+            self.gate.observe(self._send_budgets, vm, failure.headers)
             log.info("%s on %s: no answer (%s); reconciling before sending again", self.kind.name, op.target.name,
                      failure.kind)
             return self._reconcile_now(op, to_send, stopping)

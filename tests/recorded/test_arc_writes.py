@@ -154,3 +154,18 @@ def test_dry_run_prints_the_requests_and_sends_nothing(arm, hpctl, vcr):
     assert "under way" in reasons["arc-dc-03"] and "Disconnected" in reasons["arc-dc-02"]
     assert "below 26100.1742" in reasons["arc-old-01"]
     assert not [r for r in vcr.requests if r.method in WRITES]
+
+
+def test_an_install_whose_fate_is_unknown_is_reconciled_from_resource_graph_and_sent_once(arm, hpctl, vcr):
+    # A 500 on the send: the install may or may not have started, and an install is never sent twice blindly.
+    # hpctl reads the machine's latest installation back from Resource Graph: still the one from before, so
+    # nothing started, and it sends the install again (once).
+    arm.arrange(lambda sandbox: sandbox.inject("POST", r"(?i)/machines/arc-dc-04/installPatches$", 500))
+    result = hpctl("install", "--kind", "arc", "-g", "rg-arc-onprem", "-n", "arc-dc-04", "--classification",
+                   "Critical,Security", "--reboot-setting", "Never")
+    assert result.exit_code == 0, result.stderr
+    assert rows_of(result)["arc-dc-04"]["installation"]["status"] == "Succeeded"
+    posts = [p for p in sent(vcr, "POST") if p.endswith("/installPatches")]
+    graph = [p for p in sent(vcr, "POST") if p.endswith("/Microsoft.ResourceGraph/resources")]
+    assert len(posts) == 2  # the one answered 500, and the one sent after the reconciliation
+    assert len(graph) >= 2  # the installations known before sending, and the reconciliation's read
