@@ -43,6 +43,8 @@ class PatchOwner(Protocol):
     installations: list[dict[str, Any]]
     last_assessment: dict[str, Any] | None
     last_installation: dict[str, Any] | None
+    duplicate_kb: bool
+    assessment_warning: dict[str, Any] | None
 
     @property
     def location(self) -> str: ...

@@ -105,6 +105,9 @@ class ArcMachine:
     installations: list[dict[str, Any]] = field(default_factory=list)
     last_assessment: dict[str, Any] | None = None
     last_installation: dict[str, Any] | None = None
+    # What Compute's assessment records may vary per owner (the seeded Arc machines report neither).
+    duplicate_kb: bool = False
+    assessment_warning: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:

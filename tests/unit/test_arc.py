@@ -222,5 +222,6 @@ def test_arc_machines_share_the_patch_result_rules_and_the_track():
     assert findings_of(behind) == {"HP011": "medium"}
     report = evaluate([], [], today=TODAY, now=NOW, calendar=load_calendar(),
                       arc_machines=[arc_record(machine(license="Enabled", enablement="Enabled"))])
-    assert report.summary.arc_machines_checked == 1 and report.summary.next_reboot == date(2026, 7, 14)
+    expected = load_calendar().next_reboot("2025", TODAY).date  # the calendar's next WS2025 baseline
+    assert report.summary.arc_machines_checked == 1 and report.summary.next_reboot == expected
     assert report.results[0].kind == "arc" and report.results[0].track.state == "hotpatch"
