@@ -230,9 +230,10 @@ def parse_targets(
                 # az takes space-separated ids in one argument, e.g. from $(az vm list --query [].id -o tsv).
                 vm = parse_vm_id(part)
                 if wanted != ALL_KINDS and vm.kind != wanted:
+                    what, only = ("an Arc machine", "VMs") if vm.kind == ARC_KIND else ("a VM", "Arc machines")
                     raise InputError(
-                        f"--ids '{part}' is {'an Arc machine' if vm.kind == ARC_KIND else 'a VM'}, but --kind is "
-                        f"{wanted}; use --kind all, or leave the id out."
+                        f"--ids '{part}' is {what} but only {only} are targeted here (--kind {wanted}, or a command "
+                        f"for {only} only); leave the id out, or use --kind all where the command has it."
                     )
                 vms.setdefault(vm.key(), vm)
         if not vms:

@@ -210,8 +210,8 @@ BAD = [
 
 @pytest.mark.parametrize(("names", "group", "ids", "tags", "fragment", "kind"), [
     *[(*case, None) for case in BAD],
-    ([], None, [arc_id()], [], "is an Arc machine, but --kind is vm", "vm"),
-    ([], None, [vm_id()], [], "is a VM, but --kind is arc", "arc"),
+    ([], None, [arc_id()], [], "is an Arc machine but only VMs are targeted", "vm"),
+    ([], None, [vm_id()], [], "is a VM but only Arc machines are targeted", "arc"),
     ([], "rg-web", [], [], "--kind 'vms' is not a kind", "vms"),
 ])
 def test_bad_targets(names, group, ids, tags, fragment, kind):
