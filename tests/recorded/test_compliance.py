@@ -53,9 +53,9 @@ def test_report_json_has_findings_with_rule_ids_and_fixes(arm, hpctl):
     assert ("sql-01", "HP009") in findings  # last installation failed
     assert ("legacy-01", "HP014") in findings  # ineligible image (info)
     assert all(f["fix"] for f in doc["findings"])
-    # VMs, scale sets, Arc machines, patch results (and patch evidence), and the schedules (configurations,
-    # assignments).
-    assert doc["queries"]["queries"] <= 7
+    # VMs, scale sets, patch results (and patch evidence), the schedules (configurations, assignments), and the
+    # Arc machines with their own patch results.
+    assert doc["queries"]["queries"] <= 8
 
 
 def test_report_flags_schedule_conflicts_and_vms_nothing_patches(arm, hpctl):
