@@ -93,23 +93,33 @@ def status_row(machine: dict[str, Any], slot: dict[str, Any] | None, today: date
     }
 
 
+def _latest_installations(conn: Connection, machine_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each machine's latest installation record as Azure wrote it (its properties), by lower-case id: the
+    activity id and times the report's summaries leave out."""
+    latest: dict[str, dict[str, Any]] = {}
+    for rows in _result_pages(conn, machine_ids):
+        for row in rows:
+            if q.record_kind(row.get("type")) != q.INSTALLATION:
+                continue
+            props = row.get("properties") or {}
+            key = q.vm_id_of(row.get("id", ""))
+            when = str(props.get("lastModifiedDateTime") or "")
+            if key not in latest or when > str(latest[key].get("lastModifiedDateTime") or ""):
+                latest[key] = props
+    return latest
+
+
 def latest_installation(conn: Connection, machine_id: str) -> dict[str, Any] | None:
     """One machine's latest installation record's properties (Update Manager's, from Resource Graph)."""
-    slot = latest_results(conn, [machine_id]).get(machine_id.lower()) or {}
-    record = slot.get("installation")
-    return (record or {}).get("properties") if record else None
+    return _latest_installations(conn, [machine_id]).get(machine_id.lower())
 
 
 def known_installations(conn: Connection, machine_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The latest installation of each machine before an install is sent (journalled as `before`, so that a
     lost answer can be told apart from an older run): activity id and time, by lower-case id."""
-    out = {}
-    for key, slot in latest_results(conn, machine_ids).items():
-        props = (slot.get("installation") or {}).get("properties") or {}
-        if props:
-            out[key] = {"installationActivityId": props.get("installationActivityId"),
-                        "startTime": str(props.get("startDateTime") or "")}
-    return out
+    return {key: {"installationActivityId": props.get("installationActivityId"),
+                  "startTime": str(props.get("startDateTime") or "")}
+            for key, props in _latest_installations(conn, machine_ids).items()}
 
 
 def installation_patches(conn: Connection, machine_ids: list[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
