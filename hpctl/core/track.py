@@ -424,4 +424,3 @@ def _line_for_prefix(calendar: Calendar, prefix: str) -> OsLine | None:
 
 def _unknown(os: str | None, build: str | None, detail: str) -> Track:
     return Track(UNKNOWN, os, build, None, (), detail, None)
-
