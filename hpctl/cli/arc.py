@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import GroupOpt, IdsOpt, TagOpt, command, info, settings
+from hpctl.cli.common import GroupOpt, command, info, settings
 from hpctl.cli.confirm import YesOpt
 from hpctl.cli.patch import InFlightOpt
 from hpctl.cli.patch import _finish as finish_fleet
-from hpctl.cli.provision_common import DryRunOpt
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
@@ -88,6 +87,11 @@ def _change(enable: bool, name: list[str] | None, resource_group: str | None, id
 
 NamesOpt = Annotated[list[str] | None, typer.Option("--name", "-n", metavar="MACHINE",
                                                     help="Arc machine name (repeatable); needs -g.")]
+IdsOpt = Annotated[list[str] | None, typer.Option(
+    "--ids", metavar="ID", help="Arc machine resource ids, .../Microsoft.HybridCompute/machines/NAME (repeatable).")]
+TagOpt = Annotated[list[str] | None, typer.Option(
+    "--tag", metavar="KEY[=VALUE]", help="Only machines with this tag (repeatable; all must match).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the requests (method, URL, body); send nothing.")]
 
 
 @app.command("enable-hotpatch")
