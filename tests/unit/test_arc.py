@@ -225,3 +225,38 @@ def test_arc_machines_share_the_patch_result_rules_and_the_track():
     expected = load_calendar().next_reboot("2025", TODAY).date  # the calendar's next WS2025 baseline
     assert report.summary.arc_machines_checked == 1 and report.summary.next_reboot == expected
     assert report.results[0].kind == "arc" and report.results[0].track.state == "hotpatch"
+
+
+# --------------------------------------------------------------------------- enrollment plan
+
+
+def _part(*machines: dict[str, Any], scope: str = "resource-group") -> Any:
+    from hpctl.core.targets import TargetSpec
+    from hpctl.edge.clients import Connection
+    from hpctl.fleet.commands import Part
+    from hpctl.patching import Target
+
+    conn = Connection(cloud="AzureCloud", subscription_id=SUB, base_url="https://management.azure.com",
+                      credential=None)
+    targets = [Target("rg-arc", m["name"], vm=m, kind="arc") for m in machines]
+    return Part(SUB, TargetSpec(scope=scope, resource_group="rg-arc"), conn=conn, targets=targets)
+
+
+def test_a_group_skips_what_it_must_and_refuses_when_nothing_could_be_done():
+    from hpctl.errors import InputError
+    from hpctl.fleet.enrollment import plan, requests
+
+    ws22 = machine("old-22", sku="Windows Server 2022 Datacenter", version="10.0.20348.5020")
+    mixed = plan([_part(machine("std-01"), ws22, machine("dc-01", license="Enabled", enablement="Enabled"))],
+                 enable=True, named=False)
+    assert [i.target.name for i in mixed.to_send] == ["std-01"]
+    assert [i.target.name for i in mixed.refused] == ["old-22"]
+    (request,) = requests(mixed)
+    assert request["method"] == "PUT" and request["url"] == (
+        f"https://management.azure.com/subscriptions/{SUB}/resourceGroups/rg-arc/providers/Microsoft.HybridCompute/"
+        "machines/std-01/licenseProfiles/default?api-version=2024-07-10")
+    with pytest.raises(InputError, match=r"old-22 runs Windows Server 2022 Datacenter.*\(and 1 more\)"):
+        plan([_part(ws22, machine("off-01", status="Disconnected"))], enable=True, named=False)
+    # Named machines: one that can't enroll refuses the whole command.
+    with pytest.raises(InputError, match="old-22"):
+        plan([_part(machine("std-01"), ws22, scope="vms")], enable=True, named=True)
