@@ -33,8 +33,9 @@ def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -
         raise result.single_error
     s = settings()
     render(result.rows, s.output, s.query, columns=columns, table_view=table_view)
-    if getattr(result, "summary", None) and (result.interrupted or len(result.rows) > 1):
-        info(result.summary)
+    summary = getattr(result, "summary", None)
+    if summary and (result.interrupted or len(result.rows) > 1 or "--resume" in summary):
+        info(summary)
     _warn_completed_with_warnings(result.rows, what)
     if result.failed:
         names = ", ".join(r["name"] for r in result.failed[:5]) + (" …" if len(result.failed) > 5 else "")
@@ -200,6 +201,9 @@ BatchSizeOpt = Annotated[int, typer.Option("--batch-size", metavar="N", show_def
 StateFileOpt = Annotated[Path | None, typer.Option(
     "--state-file", metavar="FILE", help="The run's journal: every VM is recorded before its request is sent "
     "and when Azure accepts it (default ~/.hpctl/rollouts/<run>.journal).")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Send nothing: show per VM what its last assessment says would install, what may reboot, "
+    "its wave, and VMs to assess first.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted or stopped run from its "
                                          "journal: done VMs are skipped, accepted ones followed up, none "
                                          "installed twice.")]
@@ -223,6 +227,7 @@ def install(
     state_file: StateFileOpt = None,
     resume: ResumeOpt = False,
     yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     no_wait: NoWaitOpt = False,
     max_parallel: InFlightOpt = None,
 ) -> None:
@@ -242,6 +247,8 @@ def install(
         hpctl install -g rg-web -n web-01 --kb-include KB5087424 --exclude-reboot-required --reboot-setting Never
 
         hpctl install --tag env=prod --classification Security --reboot-setting IfRequired --rollout availability
+
+        hpctl install -g rg-web --classification Security --reboot-setting IfRequired --dry-run -o table
     """
     from hpctl.core.patch_options import build_install_options
 
@@ -267,9 +274,12 @@ def install(
     from hpctl.fleet.interrupts import interrupts
     from hpctl.fleet.journal import Journal
 
+    if dry_run:
+        _dry_run(spec, options.to_wire(), rollout, batch_size)
+        return
     require_tty_or_yes(yes=yes, may_be_many=spec.scope != "vms" or len(spec.vms) > 1)
     if state_file is not None:
-        Journal.preflight(state_file)
+        Journal.preflight(state_file, resume=resume)
     s = settings()
     parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
     body = options.to_wire()
@@ -292,6 +302,26 @@ def install(
         info(f"Journal: {result.state_path}; rerun with --resume to carry on.")
     columns = [Column("Wave", "wave"), *INSTALL_COLUMNS] if rollout == "availability" else INSTALL_COLUMNS
     _finish(result, columns=columns, table_view=_install_table, what="installation")
+
+
+def _dry_run(spec: Any, body: dict[str, Any], rollout: str, batch_size: int) -> None:
+    from hpctl.fleet.commands import dry_run_fleet, resolve_parts
+
+    s = settings()
+    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True)
+    result = dry_run_fleet(parts, body, rollout=rollout, batch_size=batch_size)
+    columns = [Column("Wave", "wave"), *DRY_RUN_COLUMNS] if rollout == "availability" else DRY_RUN_COLUMNS
+    _finish(result, columns=columns, table_view=_dry_run_table, what="reading")
+
+
+def _dry_run_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "kbs": ", ".join(p.get("kbId") or p.get("name") or "?" for p in r.get("wouldInstall") or []),
+             "errorMessage": (r.get("error") or {}).get("message")} for r in rows]
+
+
+DRY_RUN_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
+                   Column("Assessment", "assessment"), Column("WouldInstall", "kbs"),
+                   Column("MayReboot", "mayReboot"), Column("Advice", "advice"), Column("Error", "errorMessage")]
 
 
 def _install_lines(body: dict[str, Any]) -> list[str]:

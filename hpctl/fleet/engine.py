@@ -44,6 +44,7 @@ GRACE_SECONDS = 5.0
 MAX_SEND_ATTEMPTS = 6
 # Polls that keep failing go on until the operation's own limit plus this margin.
 POLL_MARGIN_SECONDS = 600.0
+MIN_POLL_MARGIN = 2.0  # wall seconds, however fast the endpoint's clock runs
 MAX_POLL_BACKOFF = 60.0
 
 
@@ -241,7 +242,8 @@ class Engine:
             if self.journal is not None:
                 self.journal.record(op.target.id, ACCEPTED, token=handle.token())
         self._progress.running += 1
-        op.deadline = self.clock() + (self.kind.max_seconds + POLL_MARGIN_SECONDS) / self.time_scale
+        margin = max(POLL_MARGIN_SECONDS / self.time_scale, MIN_POLL_MARGIN)
+        op.deadline = self.clock() + self.kind.max_seconds / self.time_scale + margin
         if not self.wait:
             return self._finish_open(op, Outcome(OUT_ACCEPTED, note="accepted; not waited for (--no-wait)"))
         self._poll_later(op, 0.0)
@@ -300,6 +302,8 @@ class Engine:
     def _send_failed(self, op: _Op, exc: BaseException, to_send: deque[_Op], *, stopping: bool) -> int:
         failure = send_failure(exc)
         vm = op.target.id
+        if failure.kind not in ("throttled", "unsent"):
+            self.gate.observe(self._send_budgets, vm, failure.headers)  # an answer (or its loss) ends a probe
         if failure.kind == "throttled":
             # Not accepted: wait for the budget (the gate now knows it is spent) and send again.
             self.gate.throttled(self._send_budgets, vm, failure.policy, failure.retry_after, failure.headers)
@@ -311,8 +315,6 @@ class Engine:
         if failure.kind == "unsent" or (failure.kind in ("dropped", "server") and self.kind.resend_safe):
             if failure.kind == "unsent":
                 self.gate.refund(self._send_budgets, vm)
-            else:
-                self.gate.observe(self._send_budgets, vm, failure.headers)
             if self.journal is not None:
                 self.journal.record(vm, NOT_ACCEPTED, reason=failure.kind)
             if op.attempts >= MAX_SEND_ATTEMPTS:
@@ -323,7 +325,6 @@ class Engine:
             log.info("%s on %s: no answer (%s); reconciling before sending again", self.kind.name, op.target.name,
                      failure.kind)
             return self._reconcile_now(op, to_send, stopping)
-        self.gate.observe(self._send_budgets, vm, failure.headers)
         return self._finish(op, Outcome(FAILED, error=as_error(exc)))
 
     def _polled(self, op: _Op, step: Step) -> int:
@@ -344,8 +345,9 @@ class Engine:
                                     step.headers)
                 self.stats.throttled += 1
             if self.clock() > op.deadline:
-                return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.transient),
-                                                     note="polling kept failing; the operation may still finish"))
+                return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.transient), note=(
+                    "polling kept failing; the operation may still finish: check with `hpctl status -g "
+                    f"{op.target.resource_group} -n {op.target.name}` or rerun with --resume")))
             backoff = min(MAX_POLL_BACKOFF / self.time_scale, 0.5 * 2 ** min(op.poll_failures, 8) / self.time_scale)
             self._poll_later(op, max(step.delay, backoff))
             return 0

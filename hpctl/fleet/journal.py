@@ -53,12 +53,16 @@ class Journal:
     # -- opening -------------------------------------------------------------------------------------
 
     @staticmethod
-    def preflight(path: Path) -> None:
-        """Before anything is read or sent: a journal path that can't be written, or that another process
-        holds, is refused now (exit 2)."""
+    def preflight(path: Path, *, resume: bool = False) -> None:
+        """Before anything is read or sent: a journal path that can't be written, that another process holds,
+        or (to resume) that isn't a journal, is refused now (exit 2)."""
         probe = Journal(path, {})
         probe._acquire()
-        probe.close()
+        try:
+            if resume and path.exists():
+                probe._read()
+        finally:
+            probe.close()
         if path.exists() and not os.access(path, os.W_OK):
             raise InputError(f"Can't write the journal {path} (permission denied); give a writable file with "
                              "--state-file.")
