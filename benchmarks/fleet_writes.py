@@ -126,6 +126,31 @@ def run_phase(sandbox: Any, env: dict[str, str], name: str, args: list[str], see
     }
 
 
+def run_rollout(sandbox: Any, env: dict[str, str], group: str, seen_ops: set[str], scale: float) -> dict[str, Any]:
+    """install --rollout availability on one group, against the sum of its waves' slowest installs."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, "--cloud", "sandbox", "install", *INSTALL, "-g", group,
+                           "--rollout", "availability", "--yes", "-o", "json"], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        sys.exit(f"rollout exited {done.returncode}: {done.stderr[-800:]}")
+    rows = json.loads(done.stdout)
+    ops = {op.target.lower(): op for key, op in sandbox.backend.operations._by_id.items()
+           if op.kind == "install" and key not in seen_ops}
+    seen_ops.update(op.id.lower() for op in ops.values())
+    slowest: dict[int, float] = {}
+    for row in rows:
+        op = ops.get(str(row.get("id") or "").lower())
+        if op is not None and row.get("wave"):
+            slowest[row["wave"]] = max(slowest.get(row["wave"], 0.0), op.duration / scale)
+    bound = sum(slowest.values())
+    return {"phase": f"install --rollout availability -g {group}", "vms": len(rows), "waves": len(slowest),
+            "wall_s": round(wall, 2), "sum_of_waves_slowest_install_s": round(bound, 2),
+            "wall_over_bound": round(wall / bound, 2) if bound else None,
+            "outcomes": dict(Counter(r.get("outcome") for r in rows)),
+            "hpctl_peak_rss_mib": peak_mib(done.stderr)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fleet", type=int, default=1000, help="simulated VMs (default 1000)")
@@ -157,6 +182,7 @@ def main() -> None:
             results["phases"] = phases
             results["all_four_wall_s"] = round(time.perf_counter() - started, 2)
             results["all_four_simulated_minutes"] = round(results["all_four_wall_s"] * args.time_scale / 60, 1)
+            results["rollout"] = run_rollout(sandbox, env, "rg-web", seen, args.time_scale)
             if args.peer_vms:
                 endpoint = str(Path(tmp) / "sandbox" / "endpoint.json")
                 log_before = len(sandbox.requests())

@@ -135,18 +135,31 @@ def assess(
         hpctl assess -g rg-web --tag env=prod -o table
     """
     from hpctl.cli.progress import fleet_progress
-    from hpctl.fleet.commands import assess_fleet, resolve_parts, target_count
+    from hpctl.fleet.commands import assess_fleet, target_count
     from hpctl.fleet.interrupts import interrupts
 
     del yes  # an assessment changes nothing on the VM, so it never asks; --yes is accepted like on every write
     in_flight = _in_flight(max_parallel)
     spec = _targets(name, resource_group, ids, tag)
-    s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight))
+    parts = _resolve(spec, instance_view=False, pool_size=_pool(in_flight))
     with interrupts() as interrupt, fleet_progress(target_count(parts), "assess") as progress:
         result = assess_fleet(parts, interrupt=interrupt, wait=not no_wait, max_parallel=in_flight,
                               on_progress=progress)
     _finish(result, columns=ASSESS_COLUMNS, table_view=_assess_table, what="assessment")
+
+
+def _resolve(spec: Any, *, instance_view: bool, pool_size: int) -> Any:
+    """The targets per subscription. Ctrl-C or SIGTERM meanwhile ends the command before anything is sent."""
+    from hpctl.fleet.commands import resolve_parts
+    from hpctl.fleet.interrupts import interrupts
+
+    s = settings()
+    with interrupts() as early:
+        parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=instance_view, pool_size=pool_size)
+    if early.requested:
+        info("Interrupted while reading the targets: nothing was sent.")
+        raise typer.Exit(early.exit_code)
+    return parts
 
 
 def _pool(in_flight: int) -> int:
@@ -270,7 +283,7 @@ def install(
     spec = _targets(name, resource_group, ids, tag)
     from hpctl.cli.confirm import confirm_write, require_tty_or_yes, target_lines
     from hpctl.cli.progress import fleet_progress
-    from hpctl.fleet.commands import all_targets, install_fleet, resolve_parts, target_count
+    from hpctl.fleet.commands import all_targets, install_fleet, target_count
     from hpctl.fleet.interrupts import interrupts
     from hpctl.fleet.journal import Journal
 
@@ -280,8 +293,7 @@ def install(
     require_tty_or_yes(yes=yes, may_be_many=spec.scope != "vms" or len(spec.vms) > 1)
     if state_file is not None:
         Journal.preflight(state_file, resume=resume)
-    s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
+    parts = _resolve(spec, instance_view=True, pool_size=_pool(in_flight))
     body = options.to_wire()
     details = target_lines(all_targets(parts)) + [f"  {line}" for line in _install_lines(body)]
     if rollout == "availability":

@@ -179,8 +179,10 @@ class Engine:
                     wake = min(wake, self._polls[0][0])
                 if running == 0 and not to_send and (not self._polls or (grace_end is not None and now >= grace_end)):
                     break
+                # Every worker busy: only a finished call can change anything, so wait for one (no spinning).
+                timeout = 0.5 if running >= workers else max(0.0, min(wake - now, 0.5))
                 try:
-                    event = self._events.get(timeout=max(0.0, min(wake - now, 0.5)))
+                    event = self._events.get(timeout=timeout)
                 except queue.Empty:
                     continue
                 while True:
@@ -201,7 +203,14 @@ class Engine:
 
     def _call(self, kind: str, op: _Op, fn: Callable[[], Any]) -> None:
         try:
-            self._events.put((kind, op, fn()))
+            value = fn()
+            if kind == "sent" and self.journal is not None:
+                # Journalled here, in the worker, the moment Azure's 202 is in hand (before any polling).
+                try:
+                    self.journal.record(op.target.id, ACCEPTED, token=value.token())
+                except OSError as exc:  # accepted all the same: follow it up; the entry stays "sending"
+                    log.error("could not journal the acceptance of %s: %s", op.target.name, exc)
+            self._events.put((kind, op, value))
         except BaseException as exc:  # noqa: BLE001 - every failure is one target's, handed to the loop
             self._events.put((kind + "-error", op, exc))
 
@@ -239,8 +248,6 @@ class Engine:
         self.gate.observe(self._send_budgets, op.target.id, handle.accepted_headers())
         if fresh:
             self.stats.started += 1
-            if self.journal is not None:
-                self.journal.record(op.target.id, ACCEPTED, token=handle.token())
         self._progress.running += 1
         margin = max(POLL_MARGIN_SECONDS / self.time_scale, MIN_POLL_MARGIN)
         op.deadline = self.clock() + self.kind.max_seconds / self.time_scale + margin
