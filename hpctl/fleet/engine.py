@@ -45,6 +45,8 @@ MAX_SEND_ATTEMPTS = 6
 # Polls that keep failing go on until the operation's own limit plus this margin.
 POLL_MARGIN_SECONDS = 600.0
 MIN_POLL_MARGIN = 2.0  # wall seconds, however fast the endpoint's clock runs
+# ... and only after this many failed polls in a row: a poll that fails now and then is no reason to give up.
+MIN_FAILED_POLLS = 8
 MAX_POLL_BACKOFF = 60.0
 
 
@@ -351,7 +353,7 @@ class Engine:
                 self.gate.throttled(self._poll_budgets, op.target.id, failure.policy, failure.retry_after,
                                     step.headers)
                 self.stats.throttled += 1
-            if self.clock() > op.deadline:
+            if self.clock() > op.deadline and op.poll_failures >= MIN_FAILED_POLLS:
                 return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.transient), note=(
                     "polling kept failing; the operation may still finish: check with `hpctl status -g "
                     f"{op.target.resource_group} -n {op.target.name}` or rerun with --resume")))
