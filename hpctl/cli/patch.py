@@ -286,6 +286,7 @@ def install(
     from hpctl.fleet.commands import all_targets, install_fleet, target_count
     from hpctl.fleet.interrupts import interrupts
     from hpctl.fleet.journal import Journal
+    from hpctl.fleet.waves import wave_lines
 
     if dry_run:
         _dry_run(spec, options.to_wire(), rollout, batch_size)
@@ -297,8 +298,7 @@ def install(
     body = options.to_wire()
     details = target_lines(all_targets(parts)) + [f"  {line}" for line in _install_lines(body)]
     if rollout == "availability":
-        details.append(f"  availability-first waves of at most {batch_size} VMs, health-checked, stopping on a "
-                       "failure")
+        details += wave_lines(all_targets(parts), batch_size)
     confirm_write("install", target_count(parts), details, yes=yes)
 
     def on_wave(wave: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections import Counter
 
 import pytest
@@ -176,3 +177,38 @@ def test_small_fault_soak_never_installs_twice_nor_hides_a_success(tmp_path, mon
             assert not [i for i in new if i["status"] == "Succeeded"], row
     finally:
         box.stop()
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_a_terminal_is_shown_the_plan_and_asked(sandbox, monkeypatch, answer):
+    from typer.testing import CliRunner
+
+    import hpctl.cli.confirm as confirm
+    from hpctl.cli import app
+
+    class Terminal:  # whatever stdin CliRunner sets up, answering isatty() as a terminal does
+        def __getattr__(self, name):
+            return getattr(sys.stdin, name)
+
+        def isatty(self):
+            return True
+
+    class Sys:
+        stdin = Terminal()
+
+        def __getattr__(self, name):
+            return getattr(sys, name)
+
+    monkeypatch.setattr(confirm, "sys", Sys())
+    result = CliRunner().invoke(app, [*INSTALL, "-g", "rg-web", "--rollout", "availability"], input=f"{answer}\n")
+    lines = result.stderr.splitlines()
+    assert re.match(r"install on \d+ VMs:", lines[0])
+    assert re.search(r"rg-web: \d+ VMs \(.*zone 1: \d+", result.stderr)
+    assert "classifications Critical, Security" in result.stderr and "reboot setting IfRequired" in result.stderr
+    assert "availability-first waves" in result.stderr and "wave 1: zone 1" in result.stderr
+    if answer == "n":
+        assert result.exit_code == 2 and "Cancelled: nothing was sent." in result.stderr
+        assert not posts(sandbox, "installPatches")
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert set(posts(sandbox, "installPatches", 202).values()) == {1}
