@@ -65,6 +65,10 @@ def main() -> None:
                     "exit_1_iff_failed": (done.returncode == 1) == bool(failed),
                     "false_failures": false_failures,
                     "outcomes": dict(Counter(r["outcome"] for r in rows)),
+                    "failure_reasons": dict(Counter(
+                        re.sub(r"VM '[^']+'", "VM", ((r.get("error") or {}).get("message") or
+                                                     ((r.get("installation") or {}).get("error") or {}).get("code")
+                                                     or "?"))[:70] for r in failed)),
                     "faults_served": dict(Counter(str(r["status"]) for r in sandbox.requests()
                                                   if r["status"] in (429, 500, 503, "drop"))),
                 })

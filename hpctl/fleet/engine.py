@@ -361,7 +361,7 @@ class Engine:
             self._poll_later(op, max(step.delay, backoff))
             return 0
         op.poll_failures = 0
-        if self.clock() > op.deadline:
+        if self.clock() > op.deadline and not step.over:
             return self._finish_open(op, Outcome(UNKNOWN, note="still running past its time limit"))
         self._poll_later(op, step.delay)
         return 0
