@@ -155,7 +155,8 @@ class Engine:
                         op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
                         self.stats.not_started += 1
                     to_send.clear()
-                while to_send and in_flight < self.max_parallel and running < workers:
+                admitted: list[_Op] = []
+                while to_send and in_flight < self.max_parallel and running + len(admitted) < workers:
                     op = to_send[0]
                     pause = self.gate.try_take(self._send_budgets, op.target.id)
                     if pause > 0:
@@ -164,9 +165,13 @@ class Engine:
                     to_send.popleft()
                     in_flight += 1
                     op.attempts += 1
-                    if self.journal is not None:
-                        self.journal.record(op.target.id, SENDING, attempt=op.attempts,
-                                            before=self.kind.before(op.target))
+                    admitted.append(op)
+                if admitted and self.journal is not None:
+                    # On disk before any of them is sent (one fsync for the batch).
+                    self.journal.record_many([(op.target.id, SENDING, {"attempt": op.attempts,
+                                                                        "before": self.kind.before(op.target)})
+                                              for op in admitted])
+                for op in admitted:
                     submit("sent", op, lambda op=op: self.kind.send(op.target))
                 while self._polls and self._polls[0][0] <= now and running < workers:
                     op = self._polls[0][2]
@@ -230,7 +235,8 @@ class Engine:
         op.outcome = outcome
         if journal:
             if self.journal is not None:
-                self.journal.record(op.target.id, DONE, outcome=outcome.status)
+                # Need not wait for the disk: lost, --resume reads the outcome from Azure again.
+                self.journal.record(op.target.id, DONE, durable=False, outcome=outcome.status)
             self.stats.finished += 1
         self._progress.done += 1
         self._progress.failed += outcome.status == FAILED

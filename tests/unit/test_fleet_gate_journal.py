@@ -109,3 +109,15 @@ def test_resume_of_another_runs_journal_is_refused(tmp_path):
     Journal.open(path, "install", "k1", {}, resume=False).close()
     with pytest.raises(InputError, match="another run"):
         Journal.open(path, "install", "k2", {}, resume=True)
+
+
+def test_outcomes_queued_without_waiting_reach_the_disk_by_close(tmp_path):
+    path = tmp_path / "run.journal"
+    journal = Journal.open(path, "install", "k1", {}, resume=False)
+    journal.record_many([("vm-a", SENDING, {"before": None}), ("vm-b", SENDING, {"before": None})])
+    assert len(path.read_text().splitlines()) == 3  # on disk before anything is sent
+    journal.record("vm-a", DONE, durable=False, outcome="Succeeded")
+    assert len(path.read_text().splitlines()) == 3  # queued, not waited for
+    journal.close()
+    events = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert events[-1] == {"id": "vm-a", "event": DONE, "outcome": "Succeeded"}
