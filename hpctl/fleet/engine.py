@@ -42,6 +42,8 @@ MAX_WORKERS = 16
 GRACE_SECONDS = 5.0
 # Attempts at a send that got no answer (no connection, or a resend-safe operation's lost answer).
 MAX_SEND_ATTEMPTS = 6
+# Reading a VM back to learn whether a lost send started: tries before its fate is reported Unknown.
+MAX_RECONCILE_READS = 4
 # Polls that keep failing go on until the operation's own limit plus this margin.
 POLL_MARGIN_SECONDS = 600.0
 MIN_POLL_MARGIN = 2.0  # wall seconds, however fast the endpoint's clock runs
@@ -68,6 +70,7 @@ class _Op:
     handle: Handle | None = None
     deadline: float = 0.0
     poll_failures: int = 0
+    read_failures: int = 0  # reconciling reads that failed
     outcome: Outcome | None = None
 
 
@@ -105,6 +108,7 @@ class Engine:
         self._send_budgets = (*kind.budgets, ARM_WRITES)
         self._poll_budgets = (*kind.poll_budgets, ARM_READS)
         self._events: queue.Queue[tuple[str, _Op, Any]] = queue.Queue()
+        self._reconciles: list[_Op] = []  # sends whose fate must be read back from Azure (on a worker)
         self._seq = itertools.count()
 
     # -- the run -------------------------------------------------------------------------------------
@@ -116,14 +120,13 @@ class Engine:
         to_send: deque[_Op] = deque()
         self._polls: list[tuple[float, int, _Op]] = []
         to_resume: list[_Op] = []
-        to_reconcile: list[_Op] = []
         for op in ops:
             entry = self.journal.entries.get(op.target.id) if self.journal else None
             state = (entry or {}).get("state")
             if state == ACCEPTED and entry and entry.get("token"):
                 to_resume.append(op)
             elif state in (SENDING, ACCEPTED):
-                to_reconcile.append(op)
+                self._reconciles.append(op)
             elif state == DONE and entry and entry.get("outcome") not in (FAILED, UNKNOWN, None):
                 op.outcome = Outcome(ALREADY_DONE, note="already done in an earlier run")
             else:
@@ -142,9 +145,7 @@ class Engine:
             for op in to_resume:
                 in_flight += 1
                 submit("resumed", op, lambda op=op: self.kind.resume(op.target, self._entry(op)["token"]))
-            for op in to_reconcile:
-                in_flight += 1
-                submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
+            in_flight += len(self._reconciles)
             self._report()
             while True:
                 now = self.clock()
@@ -155,6 +156,9 @@ class Engine:
                         op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
                         self.stats.not_started += 1
                     to_send.clear()
+                while self._reconciles and running < workers:
+                    op = self._reconciles.pop(0)
+                    submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
                 admitted: list[_Op] = []
                 while to_send and in_flight < self.max_parallel and running + len(admitted) < workers:
                     op = to_send[0]
@@ -184,7 +188,8 @@ class Engine:
                     submit("polled", op, op.handle.step)
                 if self._polls:
                     wake = min(wake, self._polls[0][0])
-                if running == 0 and not to_send and (not self._polls or (grace_end is not None and now >= grace_end)):
+                if running == 0 and not to_send and not self._reconciles and (
+                        not self._polls or (grace_end is not None and now >= grace_end)):
                     break
                 # Every worker busy: only a finished call can change anything, so wait for one (no spinning).
                 timeout = 0.5 if running >= workers else max(0.0, min(wake - now, 0.5))
@@ -275,16 +280,18 @@ class Engine:
             return self._send_failed(op, value, to_send, stopping=stopping)
         if kind == "resumed-error":
             # The continuation token no longer leads anywhere: ask Azure what became of the operation.
-            return self._reconcile_now(op, to_send, stopping)
+            self._reconciles.append(op)
+            return 0
         if kind == "reconciled":
-            if value is None:
-                if self.journal is not None:
-                    self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
-                return self._requeue(op, to_send, stopping)
-            return self._finish(op, value) if value.status != OUT_ACCEPTED else self._finish_open(op, value)
+            return self._reconciled(op, value, to_send, stopping)
         if kind == "reconciled-error":
-            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(value),
-                                                 note="could not read the VM to learn whether it started"))
+            op.read_failures += 1
+            if op.read_failures < MAX_RECONCILE_READS:
+                self._reconciles.append(op)
+                return 0
+            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(value), note=(
+                "its request got no answer and reading the VM back failed too, so it may have started: check with "
+                f"`hpctl status -g {op.target.resource_group} -n {op.target.name}` or rerun with --resume")))
         if kind == "polled":
             return self._polled(op, value)
         if kind == "polled-error":
@@ -299,12 +306,8 @@ class Engine:
             to_send.appendleft(op)
         return 1
 
-    def _reconcile_now(self, op: _Op, to_send: deque[_Op], stopping: bool) -> int:
-        try:
-            found = self.kind.reconcile(op.target, self._entry(op))
-        except Exception as exc:  # noqa: BLE001 - the fate stays unknown; say so, never guess
-            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(exc),
-                                                 note="the install may have started; check before retrying"))
+    def _reconciled(self, op: _Op, found: Outcome | None, to_send: deque[_Op], stopping: bool) -> int:
+        """What reading the target back found: not started (send it, unless it kept failing), or its outcome."""
         if found is None:
             if self.journal is not None:
                 self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
@@ -339,7 +342,8 @@ class Engine:
             # Fate unknown and not safe to repeat: ask Azure whether it was accepted before anything else.
             log.info("%s on %s: no answer (%s); reconciling before sending again", self.kind.name, op.target.name,
                      failure.kind)
-            return self._reconcile_now(op, to_send, stopping)
+            self._reconciles.append(op)
+            return 0
         return self._finish(op, Outcome(FAILED, error=as_error(exc)))
 
     def _polled(self, op: _Op, step: Step) -> int:
