@@ -179,6 +179,16 @@ class PatchResults:
                                patches=slot.get("patches") or (), installed_kbs=installed_kbs)
 
 
+def latest_patch_results(conn: Connection, vm_ids: list[str], scope: GraphScope) -> PatchResults:
+    """These VMs' latest assessments (with their pending patches) and installations (install --dry-run)."""
+    results = PatchResults()
+    stats: dict[str, int] = {}
+    for start in range(0, len(vm_ids), ID_BATCH):
+        for page in _pages(conn, q.latest_patch_results_query(None, vm_ids[start:start + ID_BATCH]), scope, stats):
+            results.add(page)
+    return results
+
+
 def patch_evidence(conn: Connection, vm_ids: list[str], scope: GraphScope | None = None,
                    stats: dict[str, int] | None = None, quota: resourcegraph.QuotaClock | None = None
                    ) -> dict[str, Any]:

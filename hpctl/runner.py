@@ -1,4 +1,5 @@
-"""Run one function over many targets in parallel with a bound; one failure never stops the rest."""
+"""Run one read over many targets in parallel with a bound (GETs of named VMs, health checks); one failure never
+stops the rest. Fleet writes go through hpctl.fleet instead."""
 
 from __future__ import annotations
 

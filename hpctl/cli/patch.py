@@ -34,12 +34,16 @@ def _finish(result: Any, *, columns: list[Column], table_view: Any, what: str) -
         raise result.single_error
     s = settings()
     render(result.rows, s.output, s.query, columns=columns, table_view=table_view)
-    if getattr(result, "summary", None) and (result.interrupted or len(result.rows) > 1):
-        info(result.summary)
+    summary = getattr(result, "summary", None)
+    if summary and (result.interrupted or len(result.rows) > 1 or "--resume" in summary):
+        info(summary)
     _warn_completed_with_warnings(result.rows, what)
     if result.failed:
+        from hpctl.fleet.writes import noun_of
+
         names = ", ".join(r["name"] for r in result.failed[:5]) + (" …" if len(result.failed) > 5 else "")
-        print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} targets: {names}", file=sys.stderr)
+        print(f"ERROR: {what} failed on {len(result.failed)} of {len(result.rows)} {noun_of(result.rows)}: {names}",
+              file=sys.stderr)
         for row in result.failed[:5]:
             err = row.get("error") or (row.get("installation") or row.get("assessment") or {}).get("error") or {}
             print(f"  {row['resourceGroup']}/{row['name']}: {err.get('message') or err.get('code')}", file=sys.stderr)
@@ -141,18 +145,31 @@ def assess(
         hpctl assess --kind arc -g rg-arc-onprem
     """
     from hpctl.cli.progress import fleet_progress
-    from hpctl.fleet.commands import assess_fleet, resolve_parts, target_count
+    from hpctl.fleet.commands import assess_fleet, target_count
     from hpctl.fleet.interrupts import interrupts
 
     del yes  # an assessment changes nothing on the VM, so it never asks; --yes is accepted like on every write
     in_flight = _in_flight(max_parallel)
     spec = _targets(name, resource_group, ids, tag, kind)
-    s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, pool_size=_pool(in_flight))
+    parts = _resolve(spec, instance_view=False, pool_size=_pool(in_flight))
     with interrupts() as interrupt, fleet_progress(target_count(parts), "assess") as progress:
         result = assess_fleet(parts, interrupt=interrupt, wait=not no_wait, max_parallel=in_flight,
                               on_progress=progress)
     _finish(result, columns=ASSESS_COLUMNS, table_view=_assess_table, what="assessment")
+
+
+def _resolve(spec: Any, *, instance_view: bool, pool_size: int) -> Any:
+    """The targets per subscription. Ctrl-C or SIGTERM meanwhile ends the command before anything is sent."""
+    from hpctl.fleet.commands import resolve_parts
+    from hpctl.fleet.interrupts import interrupts
+
+    s = settings()
+    with interrupts() as early:
+        parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=instance_view, pool_size=pool_size)
+    if early.requested:
+        info("Interrupted while reading the targets: nothing was sent.")
+        raise typer.Exit(early.exit_code)
+    return parts
 
 
 def _pool(in_flight: int) -> int:
@@ -208,6 +225,9 @@ BatchSizeOpt = Annotated[int, typer.Option("--batch-size", metavar="N", show_def
 StateFileOpt = Annotated[Path | None, typer.Option(
     "--state-file", metavar="FILE", help="The run's journal: every VM is recorded before its request is sent "
     "and when Azure accepts it (default ~/.hpctl/rollouts/<run>.journal).")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Send nothing: show per VM what its last assessment says would install, what may reboot, "
+    "its wave, and VMs to assess first.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted or stopped run from its "
                                          "journal: done VMs are skipped, accepted ones followed up, none "
                                          "installed twice.")]
@@ -232,6 +252,7 @@ def install(
     state_file: StateFileOpt = None,
     resume: ResumeOpt = False,
     yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     no_wait: NoWaitOpt = False,
     max_parallel: InFlightOpt = None,
 ) -> None:
@@ -252,6 +273,8 @@ def install(
         hpctl install -g rg-web -n web-01 --kb-include KB5087424 --exclude-reboot-required --reboot-setting Never
 
         hpctl install --tag env=prod --classification Security --reboot-setting IfRequired --rollout availability
+
+        hpctl install -g rg-web --classification Security --reboot-setting IfRequired --dry-run -o table
 
         hpctl install --kind arc -g rg-arc-onprem --classification Critical,Security --reboot-setting Never --yes
     """
@@ -275,20 +298,22 @@ def install(
     spec = _targets(name, resource_group, ids, tag, kind)
     from hpctl.cli.confirm import confirm_write, require_tty_or_yes, target_lines
     from hpctl.cli.progress import fleet_progress
-    from hpctl.fleet.commands import all_targets, install_fleet, resolve_parts, target_count
+    from hpctl.fleet.commands import all_targets, install_fleet, target_count
     from hpctl.fleet.interrupts import interrupts
     from hpctl.fleet.journal import Journal
+    from hpctl.fleet.waves import wave_lines
 
+    if dry_run:
+        _dry_run(spec, options.to_wire(), rollout, batch_size)
+        return
     require_tty_or_yes(yes=yes, may_be_many=spec.scope != "vms" or len(spec.vms) > 1)
     if state_file is not None:
-        Journal.preflight(state_file)
-    s = settings()
-    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True, pool_size=_pool(in_flight))
+        Journal.preflight(state_file, resume=resume)
+    parts = _resolve(spec, instance_view=True, pool_size=_pool(in_flight))
     body = options.to_wire()
     details = target_lines(all_targets(parts)) + [f"  {line}" for line in _install_lines(body)]
     if rollout == "availability":
-        details.append(f"  availability-first waves of at most {batch_size} VMs, health-checked, stopping on a "
-                       "failure")
+        details += wave_lines(all_targets(parts), batch_size)
     confirm_write("install", target_count(parts), details, yes=yes)
 
     def on_wave(wave: Any) -> None:
@@ -304,6 +329,26 @@ def install(
         info(f"Journal: {result.state_path}; rerun with --resume to carry on.")
     columns = [Column("Wave", "wave"), *INSTALL_COLUMNS] if rollout == "availability" else INSTALL_COLUMNS
     _finish(result, columns=columns, table_view=_install_table, what="installation")
+
+
+def _dry_run(spec: Any, body: dict[str, Any], rollout: str, batch_size: int) -> None:
+    from hpctl.fleet.commands import dry_run_fleet, resolve_parts
+
+    s = settings()
+    parts = resolve_parts(s.cloud, s.subscription, spec, instance_view=True)
+    result = dry_run_fleet(parts, body, rollout=rollout, batch_size=batch_size)
+    columns = [Column("Wave", "wave"), *DRY_RUN_COLUMNS] if rollout == "availability" else DRY_RUN_COLUMNS
+    _finish(result, columns=columns, table_view=_dry_run_table, what="reading")
+
+
+def _dry_run_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "kbs": ", ".join(p.get("kbId") or p.get("name") or "?" for p in r.get("wouldInstall") or []),
+             "errorMessage": (r.get("error") or {}).get("message")} for r in rows]
+
+
+DRY_RUN_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
+                   Column("Assessment", "assessment"), Column("WouldInstall", "kbs"),
+                   Column("MayReboot", "mayReboot"), Column("Advice", "advice"), Column("Error", "errorMessage")]
 
 
 def _install_lines(body: dict[str, Any]) -> list[str]:

@@ -49,6 +49,7 @@ class Step:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     status: int | None = None
+    over: bool = False  # the operation has ended; only its result is still to be read
 
 
 def _plain(model: Any) -> dict[str, Any]:
@@ -92,7 +93,7 @@ class Pending:
         return _headers(self._polling._initial_response)
 
     def step(self) -> Step:
-        """One status request (or, once the operation is over, the final GET of its result)."""
+        """One request: a status poll, or, once the operation is over, the final GET of its result."""
         polling = self._polling
         try:
             if not polling.finished():
@@ -108,6 +109,10 @@ class Pending:
                 polling._status = polling._operation.get_status(response)
                 if not polling.finished():
                     return Step(False, delay=polling._extract_delay(), headers=headers, status=status)
+                if not _failed(polling.status()) and polling._operation.get_final_get_url(response):
+                    # Over: the final GET of the result is a request of its own, so it is its own step (the
+                    # engine charges every step to the read budgets).
+                    return Step(False, delay=0.0, headers=headers, status=status, over=True)
             else:
                 headers, status = _headers(polling._pipeline_response), None
             if _failed(polling.status()):

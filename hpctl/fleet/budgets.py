@@ -72,10 +72,14 @@ class _Bucket:
         self.blocked_until = 0.0
         self.observed = False  # a response has told us this bucket's count
         self.probing = False  # one request is out to learn it
+        self.granted = False  # a 429's Retry-After promised a token at blocked_until
 
     def refill(self, now: float) -> None:
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+        if self.granted and now >= self.blocked_until:
+            self.tokens = max(self.tokens, 1.0)
+            self.granted = False
 
     def wait(self, now: float, per_vm: bool) -> float:
         if self.blocked_until > now:
@@ -164,5 +168,6 @@ class Gate:
                     bucket.tokens = min(bucket.tokens, 0.0)
                     pause = retry_after if retry_after is not None else 1.0 / max(bucket.rate, 1e-9)
                     bucket.blocked_until = max(bucket.blocked_until, now + pause)
+                    bucket.granted = retry_after is not None
                 bucket.observed = True
                 bucket.probing = False

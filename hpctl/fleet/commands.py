@@ -158,3 +158,15 @@ def install_fleet(parts: list[Part], body: dict[str, Any], *, interrupt: Interru
     finally:
         for journal in journals.values():
             journal.close()
+
+
+def dry_run_fleet(parts: list[Part], body: dict[str, Any], *, rollout: str = "none", batch_size: int = 10
+                  ) -> FleetResult:
+    """`install --dry-run` over every subscription's targets: reads only."""
+    from hpctl.fleet.dry_run import dry_run
+
+    def run(part: Part) -> FleetResult:
+        assert part.conn is not None and part.targets is not None
+        return dry_run(part.conn, part.targets, body, rollout=rollout, batch_size=batch_size)
+
+    return _merge(parts, run)

@@ -42,8 +42,13 @@ MAX_WORKERS = 16
 GRACE_SECONDS = 5.0
 # Attempts at a send that got no answer (no connection, or a resend-safe operation's lost answer).
 MAX_SEND_ATTEMPTS = 6
+# Reading a VM back to learn whether a lost send started: tries before its fate is reported Unknown.
+MAX_RECONCILE_READS = 4
 # Polls that keep failing go on until the operation's own limit plus this margin.
 POLL_MARGIN_SECONDS = 600.0
+MIN_POLL_MARGIN = 2.0  # wall seconds, however fast the endpoint's clock runs
+# ... and only after this many failed polls in a row: a poll that fails now and then is no reason to give up.
+MIN_FAILED_POLLS = 8
 MAX_POLL_BACKOFF = 60.0
 
 
@@ -65,6 +70,7 @@ class _Op:
     handle: Handle | None = None
     deadline: float = 0.0
     poll_failures: int = 0
+    read_failures: int = 0  # reconciling reads that failed
     outcome: Outcome | None = None
 
 
@@ -102,6 +108,7 @@ class Engine:
         self._send_budgets = (*kind.budgets, ARM_WRITES)
         self._poll_budgets = (*kind.poll_budgets, ARM_READS)
         self._events: queue.Queue[tuple[str, _Op, Any]] = queue.Queue()
+        self._reconciles: list[_Op] = []  # sends whose fate must be read back from Azure (on a worker)
         self._seq = itertools.count()
 
     # -- the run -------------------------------------------------------------------------------------
@@ -113,14 +120,13 @@ class Engine:
         to_send: deque[_Op] = deque()
         self._polls: list[tuple[float, int, _Op]] = []
         to_resume: list[_Op] = []
-        to_reconcile: list[_Op] = []
         for op in ops:
             entry = self.journal.entries.get(op.target.id) if self.journal else None
             state = (entry or {}).get("state")
             if state == ACCEPTED and entry and entry.get("token"):
                 to_resume.append(op)
             elif state in (SENDING, ACCEPTED):
-                to_reconcile.append(op)
+                self._reconciles.append(op)
             elif state == DONE and entry and entry.get("outcome") not in (FAILED, UNKNOWN, None):
                 op.outcome = Outcome(ALREADY_DONE, note="already done in an earlier run")
             else:
@@ -139,9 +145,7 @@ class Engine:
             for op in to_resume:
                 in_flight += 1
                 submit("resumed", op, lambda op=op: self.kind.resume(op.target, self._entry(op)["token"]))
-            for op in to_reconcile:
-                in_flight += 1
-                submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
+            in_flight += len(self._reconciles)
             self._report()
             while True:
                 now = self.clock()
@@ -152,7 +156,11 @@ class Engine:
                         op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
                         self.stats.not_started += 1
                     to_send.clear()
-                while to_send and in_flight < self.max_parallel and running < workers:
+                while self._reconciles and running < workers:
+                    op = self._reconciles.pop(0)
+                    submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
+                admitted: list[_Op] = []
+                while to_send and in_flight < self.max_parallel and running + len(admitted) < workers:
                     op = to_send[0]
                     pause = self.gate.try_take(self._send_budgets, op.target.id)
                     if pause > 0:
@@ -161,9 +169,13 @@ class Engine:
                     to_send.popleft()
                     in_flight += 1
                     op.attempts += 1
-                    if self.journal is not None:
-                        self.journal.record(op.target.id, SENDING, attempt=op.attempts,
-                                            before=self.kind.before(op.target))
+                    admitted.append(op)
+                if admitted and self.journal is not None:
+                    # On disk before any of them is sent (one fsync for the batch).
+                    self.journal.record_many([(op.target.id, SENDING, {"attempt": op.attempts,
+                                                                        "before": self.kind.before(op.target)})
+                                              for op in admitted])
+                for op in admitted:
                     submit("sent", op, lambda op=op: self.kind.send(op.target))
                 while self._polls and self._polls[0][0] <= now and running < workers:
                     op = self._polls[0][2]
@@ -176,10 +188,13 @@ class Engine:
                     submit("polled", op, op.handle.step)
                 if self._polls:
                     wake = min(wake, self._polls[0][0])
-                if running == 0 and not to_send and (not self._polls or (grace_end is not None and now >= grace_end)):
+                if running == 0 and not to_send and not self._reconciles and (
+                        not self._polls or (grace_end is not None and now >= grace_end)):
                     break
+                # Every worker busy: only a finished call can change anything, so wait for one (no spinning).
+                timeout = 0.5 if running >= workers else max(0.0, min(wake - now, 0.5))
                 try:
-                    event = self._events.get(timeout=max(0.0, min(wake - now, 0.5)))
+                    event = self._events.get(timeout=timeout)
                 except queue.Empty:
                     continue
                 while True:
@@ -200,7 +215,14 @@ class Engine:
 
     def _call(self, kind: str, op: _Op, fn: Callable[[], Any]) -> None:
         try:
-            self._events.put((kind, op, fn()))
+            value = fn()
+            if kind == "sent" and self.journal is not None:
+                # Journalled here, in the worker, the moment Azure's 202 is in hand (before any polling).
+                try:
+                    self.journal.record(op.target.id, ACCEPTED, token=value.token())
+                except OSError as exc:  # accepted all the same: follow it up; the entry stays "sending"
+                    log.error("could not journal the acceptance of %s: %s", op.target.name, exc)
+            self._events.put((kind, op, value))
         except BaseException as exc:  # noqa: BLE001 - every failure is one target's, handed to the loop
             self._events.put((kind + "-error", op, exc))
 
@@ -218,7 +240,8 @@ class Engine:
         op.outcome = outcome
         if journal:
             if self.journal is not None:
-                self.journal.record(op.target.id, DONE, outcome=outcome.status)
+                # Need not wait for the disk: lost, --resume reads the outcome from Azure again.
+                self.journal.record(op.target.id, DONE, durable=False, outcome=outcome.status)
             self.stats.finished += 1
         self._progress.done += 1
         self._progress.failed += outcome.status == FAILED
@@ -238,10 +261,9 @@ class Engine:
         self.gate.observe(self._send_budgets, op.target.id, handle.accepted_headers())
         if fresh:
             self.stats.started += 1
-            if self.journal is not None:
-                self.journal.record(op.target.id, ACCEPTED, token=handle.token())
         self._progress.running += 1
-        op.deadline = self.clock() + (self.kind.max_seconds + POLL_MARGIN_SECONDS) / self.time_scale
+        margin = max(POLL_MARGIN_SECONDS / self.time_scale, MIN_POLL_MARGIN)
+        op.deadline = self.clock() + self.kind.max_seconds / self.time_scale + margin
         if not self.wait:
             return self._finish_open(op, Outcome(OUT_ACCEPTED, note="accepted; not waited for (--no-wait)"))
         self._poll_later(op, 0.0)
@@ -258,16 +280,18 @@ class Engine:
             return self._send_failed(op, value, to_send, stopping=stopping)
         if kind == "resumed-error":
             # The continuation token no longer leads anywhere: ask Azure what became of the operation.
-            return self._reconcile_now(op, to_send, stopping)
+            self._reconciles.append(op)
+            return 0
         if kind == "reconciled":
-            if value is None:
-                if self.journal is not None:
-                    self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
-                return self._requeue(op, to_send, stopping)
-            return self._finish(op, value) if value.status != OUT_ACCEPTED else self._finish_open(op, value)
+            return self._reconciled(op, value, to_send, stopping)
         if kind == "reconciled-error":
-            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(value),
-                                                 note="could not read the VM to learn whether it started"))
+            op.read_failures += 1
+            if op.read_failures < MAX_RECONCILE_READS:
+                self._reconciles.append(op)
+                return 0
+            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(value), note=(
+                "its request got no answer and reading the VM back failed too, so it may have started: check with "
+                f"`hpctl status -g {op.target.resource_group} -n {op.target.name}` or rerun with --resume")))
         if kind == "polled":
             return self._polled(op, value)
         if kind == "polled-error":
@@ -282,12 +306,8 @@ class Engine:
             to_send.appendleft(op)
         return 1
 
-    def _reconcile_now(self, op: _Op, to_send: deque[_Op], stopping: bool) -> int:
-        try:
-            found = self.kind.reconcile(op.target, self._entry(op))
-        except Exception as exc:  # noqa: BLE001 - the fate stays unknown; say so, never guess
-            return self._finish_open(op, Outcome(UNKNOWN, error=as_error(exc),
-                                                 note="the install may have started; check before retrying"))
+    def _reconciled(self, op: _Op, found: Outcome | None, to_send: deque[_Op], stopping: bool) -> int:
+        """What reading the target back found: not started (send it, unless it kept failing), or its outcome."""
         if found is None:
             if self.journal is not None:
                 self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
@@ -300,6 +320,8 @@ class Engine:
     def _send_failed(self, op: _Op, exc: BaseException, to_send: deque[_Op], *, stopping: bool) -> int:
         failure = send_failure(exc)
         vm = op.target.id
+        if failure.kind not in ("throttled", "unsent"):
+            self.gate.observe(self._send_budgets, vm, failure.headers)  # an answer (or its loss) ends a probe
         if failure.kind == "throttled":
             # Not accepted: wait for the budget (the gate now knows it is spent) and send again.
             self.gate.throttled(self._send_budgets, vm, failure.policy, failure.retry_after, failure.headers)
@@ -311,8 +333,6 @@ class Engine:
         if failure.kind == "unsent" or (failure.kind in ("dropped", "server") and self.kind.resend_safe):
             if failure.kind == "unsent":
                 self.gate.refund(self._send_budgets, vm)
-            else:
-                self.gate.observe(self._send_budgets, vm, failure.headers)
             if self.journal is not None:
                 self.journal.record(vm, NOT_ACCEPTED, reason=failure.kind)
             if op.attempts >= MAX_SEND_ATTEMPTS:
@@ -324,8 +344,8 @@ class Engine:
             self.gate.observe(self._send_budgets, vm, failure.headers)
             log.info("%s on %s: no answer (%s); reconciling before sending again", self.kind.name, op.target.name,
                      failure.kind)
-            return self._reconcile_now(op, to_send, stopping)
-        self.gate.observe(self._send_budgets, vm, failure.headers)
+            self._reconciles.append(op)
+            return 0
         return self._finish(op, Outcome(FAILED, error=as_error(exc)))
 
     def _polled(self, op: _Op, step: Step) -> int:
@@ -345,14 +365,15 @@ class Engine:
                 self.gate.throttled(self._poll_budgets, op.target.id, failure.policy, failure.retry_after,
                                     step.headers)
                 self.stats.throttled += 1
-            if self.clock() > op.deadline:
-                return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.transient),
-                                                     note="polling kept failing; the operation may still finish"))
+            if self.clock() > op.deadline and op.poll_failures >= MIN_FAILED_POLLS:
+                return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.transient), note=(
+                    "polling kept failing; the operation may still finish: check with `hpctl status -g "
+                    f"{op.target.resource_group} -n {op.target.name}` or rerun with --resume")))
             backoff = min(MAX_POLL_BACKOFF / self.time_scale, 0.5 * 2 ** min(op.poll_failures, 8) / self.time_scale)
             self._poll_later(op, max(step.delay, backoff))
             return 0
         op.poll_failures = 0
-        if self.clock() > op.deadline:
+        if self.clock() > op.deadline and not step.over:
             return self._finish_open(op, Outcome(UNKNOWN, note="still running past its time limit"))
         self._poll_later(op, step.delay)
         return 0

@@ -12,8 +12,9 @@ from typing import Any
 from hpctl.core.guest_scripts import ScriptFailed, script_document, script_output
 from hpctl.edge import stepped
 from hpctl.edge.clients import Connection
+from hpctl.errors import AzureOperationError
 from hpctl.fleet.budgets import GET_OPERATION, UPDATE_VM, Budget
-from hpctl.fleet.kinds import FAILED, SUCCEEDED, FleetTarget, Handle, Outcome
+from hpctl.fleet.kinds import FAILED, SUCCEEDED, UNKNOWN, FleetTarget, Handle, Outcome
 
 RUN_COMMAND_LIMIT = 5400.0  # Run Command gives a script 90 minutes (hotpatch-program.md §6.2)
 RESTART_LIMIT = 1800.0
@@ -52,7 +53,16 @@ class RunCommandKind:
         return None
 
     def reconcile(self, target: FleetTarget, entry: dict[str, Any]) -> Outcome | None:
-        return None
+        """A read-only script is simply sent again (None). A script that changes the guest (a removal) leaves no
+        record Azure can be asked about, and a second one may run on a VM the first already changed: its fate is
+        Unknown, never "not sent", and the VM's own inventory on --resume tells what happened."""
+        if self.resend_safe:
+            return None
+        return Outcome(UNKNOWN, note=f"the {self.what} script may have run; the answer to its request was lost",
+                       error=AzureOperationError(
+                           f"{target.name}: the {self.what} script may have started; Azure's answer was lost",
+                           hint="See what the VM has with `hpctl vm patches`, then run the same command with "
+                                "--resume: it plans from what is installed and never repeats a finished step."))
 
     def outcome(self, result: dict[str, Any]) -> Outcome:
         output = None

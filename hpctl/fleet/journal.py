@@ -53,12 +53,16 @@ class Journal:
     # -- opening -------------------------------------------------------------------------------------
 
     @staticmethod
-    def preflight(path: Path) -> None:
-        """Before anything is read or sent: a journal path that can't be written, or that another process
-        holds, is refused now (exit 2)."""
+    def preflight(path: Path, *, resume: bool = False) -> None:
+        """Before anything is read or sent: a journal path that can't be written, that another process holds,
+        or (to resume) that isn't a journal, is refused now (exit 2)."""
         probe = Journal(path, {})
         probe._acquire()
-        probe.close()
+        try:
+            if resume and path.exists():
+                probe._read()
+        finally:
+            probe.close()
         if path.exists() and not os.access(path, os.W_OK):
             raise InputError(f"Can't write the journal {path} (permission denied); give a writable file with "
                              "--state-file.")
@@ -169,14 +173,21 @@ class Journal:
         entry.update({k: v for k, v in event.items() if k not in ("id",)})
         entry["state"] = kind
 
-    def record(self, target_id: str, event: str, **data: Any) -> None:
-        """Append one event and return once it is on disk (events of concurrent callers share one fsync)."""
-        line = json.dumps({"id": target_id, "event": event, **data}, sort_keys=True, default=str) + "\n"
+    def record(self, target_id: str, event: str, *, durable: bool = True, **data: Any) -> None:
+        """Append one event and return once it is on disk (events of concurrent callers share one fsync).
+        `durable=False` only queues it for the next durable write (or close): for events a crash may lose
+        without harm, such as an outcome --resume can read from Azure again."""
+        self.record_many([(target_id, event, data)], durable=durable)
+
+    def record_many(self, events: list[tuple[str, str, dict[str, Any]]], *, durable: bool = True) -> None:
+        """Several events, on disk together (one fsync) before this returns."""
         with self._cond:
-            self._apply({"id": target_id, "event": event, **data})
-            self._buffer.append(line)
-            self._queued += 1
-            mine = self._queued
+            for target_id, event, data in events:
+                self._apply({"id": target_id, "event": event, **data})
+                self._buffer.append(json.dumps({"id": target_id, "event": event, **data}, sort_keys=True,
+                                               default=str) + "\n")
+                self._queued += 1
+            mine = self._queued if durable else 0
             while self._durable < mine:
                 if self._writing:
                     self._cond.wait()
@@ -204,6 +215,11 @@ class Journal:
         return [t for t, e in self.entries.items() if e.get("state") in (SENDING, ACCEPTED)]
 
     def close(self) -> None:
+        if self._handle is not None and self._buffer:
+            try:
+                self.record_many([])  # what was queued without waiting goes to disk now
+            except OSError:
+                pass
         for handle in (self._handle, self._lock_handle):
             if handle is not None:
                 try:

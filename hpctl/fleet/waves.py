@@ -35,6 +35,16 @@ def rollout_target(target: Target) -> RolloutTarget:
                          update_domain=view.get("platformUpdateDomain"))
 
 
+def wave_lines(targets: list[Target], batch_size: int, shown: int = 8) -> list[str]:
+    """The waves a rollout would run, for the confirmation: one line each (the first `shown`)."""
+    waves = plan_waves([rollout_target(t) for t in targets if t.error is None], batch_size)
+    lines = [f"  {len(waves)} availability-first waves, health-checked, stopping at the first failure:"]
+    lines += [f"    wave {w.number}: {w.label} ({len(w.members)} VMs)" for w in waves[:shown]]
+    if len(waves) > shown:
+        lines.append(f"    … and {len(waves) - shown} more")
+    return lines
+
+
 WaveRunner = Callable[[list[Target], dict[str, Any]], tuple[list[dict[str, Any]], int]]
 
 

@@ -15,7 +15,16 @@ from hpctl.fleet.budgets import Gate
 from hpctl.fleet.engine import Engine, Progress, RunStats
 from hpctl.fleet.interrupts import Interrupt
 from hpctl.fleet.journal import Journal
-from hpctl.fleet.kinds import ACCEPTED, FAILED, NOT_STARTED, UNKNOWN, FleetTarget, OperationKind, Outcome
+from hpctl.fleet.kinds import (
+    ACCEPTED,
+    FAILED,
+    NOT_STARTED,
+    SUCCEEDED,
+    UNKNOWN,
+    FleetTarget,
+    OperationKind,
+    Outcome,
+)
 from hpctl.patching import FleetResult, Target, as_error, base_row, error_dict
 
 # With no --max-parallel, the budgets bind, not a cap: this many operations may be in flight.
@@ -113,14 +122,19 @@ def write_result(kind: OperationKind, targets: list[Target], outcomes: dict[int,
     return result
 
 
+def noun_of(rows: list[dict[str, Any]]) -> str:
+    """What the rows are called in messages: rows are VMs and Arc machines alike."""
+    return "VMs" if all(row.get("kind", "vm") == "vm" for row in rows) else "machines"
+
+
 def summary_line(name: str, rows: list[dict[str, Any]], stats: RunStats) -> str:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.get("outcome") or "?"] = counts.get(row.get("outcome") or "?", 0) + 1
     started = sum(n for status, n in counts.items() if status != NOT_STARTED)
-    # Rows are VMs and Arc machines alike.
-    noun = "VMs" if all(row.get("kind", "vm") == "vm" for row in rows) else "machines"
-    parts = [f"{name}: {len(rows)} {noun}", f"{started} started", f"{counts.get(NOT_STARTED, 0)} not started"]
+    finished = counts.get(SUCCEEDED, 0) + counts.get(FAILED, 0)
+    parts = [f"{name}: {len(rows)} {noun_of(rows)}", f"{started} started", f"{finished} finished",
+             f"{counts.get(NOT_STARTED, 0)} not started"]
     parts += [f"{n} {status}" for status, n in sorted(counts.items()) if status not in (NOT_STARTED,)]
     if stats.throttled:
         parts.append(f"{stats.throttled} throttled requests waited out")

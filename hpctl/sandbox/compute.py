@@ -391,6 +391,8 @@ class Compute:
         body: Any,
         api_version: str,
         failure: tuple[str | None, str | None] | None,
+        *,
+        fail_patches: bool = False,
     ) -> Operation:
         vm = self.get(group, name)
         request = parse_install_request(body)
@@ -401,14 +403,16 @@ class Compute:
             seconds = min(seconds, request.maximum_minutes * 60)
         op = self._start(vm, "install", api_version, seconds, failure, self._finish_install)
         op.details["request"] = request
+        op.details["fail_patches"] = fail_patches
         return op
 
-    def _plan(self, vm: VirtualMachine, request: InstallRequest) -> InstallPlan:
+    def _plan(self, vm: VirtualMachine, request: InstallRequest, fail_patches: bool = False) -> InstallPlan:
         if vm.patch is None:
             return InstallPlan([], False, "NotNeeded", False, 0.0)
         available = self.world.available(vm.patch, vm.enrolled, self.clock.today)
         available += self.world.requested(vm.patch, request, available)
-        return self.world.plan(available, request, vm.patch.reboot_pending)
+        failing = [p.kb for p in available] if fail_patches else []
+        return self.world.plan(available, request, vm.patch.reboot_pending, failing)
 
     def _finish_assess(self, op: Operation) -> None:
         vm = self._vms.get(_key_of(op.target))
@@ -440,7 +444,7 @@ class Compute:
             self.record_installation(vm, op.id, op.start, op.end, None, error=op.error)
             return
         request: InstallRequest = op.details["request"]
-        plan = self._plan(vm, request)
+        plan = self._plan(vm, request, op.details.get("fail_patches", False))
         if vm.patch is not None:
             self.world.apply(vm.patch, plan)
         record = self.record_installation(vm, op.id, op.start, op.end, plan, request=request)
@@ -770,7 +774,17 @@ class Compute:
                 "error": assessment["error"],
             }
         })
-        if vm.last_installation is not None:
+        running = self.operations.running(vm.id, ("install",))
+        if running is not None:
+            # Azure shows an installation in progress in the summary (status InProgress) until it ends.
+            status["lastPatchInstallationSummary"] = {
+                "status": "InProgress",
+                "installationActivityId": running.id,
+                "startTime": ts(running.start),
+                "lastModifiedTime": ts(running.start),
+                "error": None,
+            }
+        elif vm.last_installation is not None:
             install = vm.last_installation
             status["lastPatchInstallationSummary"] = {
                 "status": install["status"],

@@ -74,6 +74,7 @@ class Faults:
         self._lock = threading.Lock()
         self._injected: list[_Injected] = []
         self._fail_next: list[_FailNext] = []
+        self._fail_patches: list[re.Pattern[str]] = []
 
     def inject(
         self,
@@ -134,6 +135,20 @@ class Faults:
                     return Fault(int(key), retry_after=1 if key in ("429", "503") else None)
                 roll -= rate
         return None
+
+    def fail_next_patches(self, path_regex: str) -> None:
+        with self._lock:
+            self._fail_patches.append(re.compile(path_regex, re.IGNORECASE))
+
+    def patches_fail(self, path: str) -> bool:
+        """Whether the installation this request starts should fail every patch it tries (the operation itself
+        succeeds; its result says Failed)."""
+        with self._lock:
+            for pattern in self._fail_patches:
+                if pattern.search(path):
+                    self._fail_patches.remove(pattern)
+                    return True
+        return False
 
     def operation_failure(self, path: str) -> tuple[str | None, str | None] | None:
         """Whether the long-running operation this request starts should end Failed (code, message)."""

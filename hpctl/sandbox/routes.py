@@ -617,7 +617,8 @@ class ArmApp:
                 "body is required.'.",
             )
         op = self.backend.compute.install(
-            params["rg"], params["vm"], body, request.query["api-version"], self._lro_failure(request)
+            params["rg"], params["vm"], body, request.query["api-version"], self._lro_failure(request),
+            fail_patches=self.faults.patches_fail(request.path),
         )
         return self._accepted(request, op)
 

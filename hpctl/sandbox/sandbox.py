@@ -165,6 +165,11 @@ class Sandbox:
         (429 adds Retry-After, default 1 s), or "drop": the connection closes without an answer."""
         self.faults.inject(method, path_regex, status, times, retry_after, code, message)
 
+    def fail_next_patches(self, path_regex: str = ".*") -> None:
+        """The next installPatches matching `path_regex` succeeds as an operation but fails every patch it
+        tries: its result's status is Failed (as when Windows Update fails on the VM)."""
+        self.faults.fail_next_patches(path_regex)
+
     def fail_next_operation(
         self, path_regex: str = ".*", code: str | None = None, message: str | None = None
     ) -> None:

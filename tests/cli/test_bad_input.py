@@ -22,6 +22,10 @@ BAD = {
     "install duration too short": ([*GOOD_INSTALL, "--max-duration", "PT5M"], "--max-duration"),
     "install bad publish date": ([*GOOD_INSTALL, "--max-publish-date", "yesterday"], "--max-publish-date"),
     "install unknown rollout": ([*GOOD_INSTALL, "--rollout", "zones"], "--rollout"),
+    "install on a group without a tty or --yes": (GOOD_INSTALL, "use --yes"),
+    "install journal is a directory": ([*GOOD_INSTALL, "--yes", "--state-file", "/tmp"], "--state-file"),
+    "install journal under a file": ([*GOOD_INSTALL, "--yes", "--state-file", "/dev/null/run.journal"],
+                                     "--state-file"),
     "install batch size without rollout": ([*GOOD_INSTALL, "--batch-size", "5"], "--rollout availability"),
     "install max parallel 0": ([*GOOD_INSTALL, "--max-parallel", "0"], "--max-parallel"),
     "install rollout with no-wait": ([*GOOD_INSTALL, "--rollout", "availability", "--no-wait"], "--no-wait"),
@@ -61,9 +65,8 @@ def live_sandbox(tmp_path_factory):
     sandbox.stop()
 
 
-@pytest.mark.parametrize("args,needle", BAD.values(), ids=BAD.keys())
-def test_bad_input_exits_2_and_sends_nothing(args, needle, live_sandbox, hpctl, monkeypatch):
-    sandbox, state = live_sandbox
+def _refused(sandbox, hpctl, monkeypatch, state, args, needle, max_lines=1):
+    """Exit 2, nothing on stdout, the message (and at most a line on how to fix it), nothing sent."""
     monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
     monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(state))
     before = len(sandbox.requests())
@@ -71,10 +74,15 @@ def test_bad_input_exits_2_and_sends_nothing(args, needle, live_sandbox, hpctl, 
     assert result.exit_code == 2, result.stderr
     assert result.stdout == ""
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and lines[0].startswith("ERROR: "), result.stderr
-    assert needle in lines[0]
-    assert len(lines) <= 2  # the message, and at most one line saying how to fix it
+    assert lines and lines[0].startswith("ERROR: ") and needle in lines[0], result.stderr
+    assert len(lines) <= max_lines
     assert len(sandbox.requests()) == before, "a rejected input must send nothing"
+
+
+@pytest.mark.parametrize("args,needle", BAD.values(), ids=BAD.keys())
+def test_bad_input_exits_2_and_sends_nothing(args, needle, live_sandbox, hpctl, monkeypatch):
+    sandbox, state = live_sandbox
+    _refused(sandbox, hpctl, monkeypatch, state, args, needle, max_lines=2)
 
 
 def test_max_parallel_out_of_range_is_usage_error(hpctl):
@@ -96,3 +104,45 @@ def test_no_subscription_for_real_azure(hpctl, monkeypatch):
     result = hpctl("status", "-g", "rg-web")
     assert result.exit_code == 2
     assert "AZURE_SUBSCRIPTION_ID" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["[]", '{"version": 1, "key": "abc", "completed": {}}', "not json at all"],
+                         ids=["a list", "an old rollout state", "garbage"])
+def test_resume_from_a_wrong_shape_journal_exits_2(live_sandbox, hpctl, monkeypatch, tmp_path, content):
+    sandbox, state = live_sandbox
+    journal = tmp_path / "run.journal"
+    journal.write_text(content + "\n")
+    _refused(sandbox, hpctl, monkeypatch, state, [*GOOD_INSTALL, "--yes", "--state-file", str(journal), "--resume"],
+             "not an hpctl journal")
+
+
+def test_a_journal_another_process_holds_exits_2(live_sandbox, hpctl, monkeypatch, tmp_path):
+    import os
+
+    from hpctl.fleet.journal import Journal
+
+    sandbox, state = live_sandbox
+    journal = tmp_path / "run.journal"
+    holder = Journal(journal, {})
+    holder._acquire()  # as a running hpctl would hold it
+    try:
+        _refused(sandbox, hpctl, monkeypatch, state, [*GOOD_INSTALL, "--yes", "--state-file", str(journal)],
+                 f"in use by another hpctl process (pid {os.getpid()})")
+    finally:
+        holder.close()
+
+
+def test_a_read_only_journal_directory_exits_2(live_sandbox, hpctl, monkeypatch, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    sandbox, state = live_sandbox
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _refused(sandbox, hpctl, monkeypatch, state,
+                 [*GOOD_INSTALL, "--yes", "--state-file", str(locked / "run.journal")], "Can't write the journal")
+    finally:
+        locked.chmod(0o700)

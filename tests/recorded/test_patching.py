@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -196,19 +197,34 @@ def test_operation_already_in_progress_409(arm, hpctl):
     assert "in progress" in result.stderr
 
 
-def test_throttled_429_then_success(arm, hpctl):
+def exchanged(arm, vcr, method: str, path_regex: str) -> list[int]:
+    """Statuses of the exchanges that happened for method + path, in order: the sandbox's request log while
+    recording, the responses the cassette actually played back otherwise."""
+    if arm.sandbox is not None:
+        return [r["status"] for r in arm.sandbox.requests()
+                if r["method"] == method and re.search(path_regex, r["path"], re.IGNORECASE)]
+    pairs = enumerate(zip(vcr.requests, vcr.responses, strict=True))
+    return [response["status"]["code"] for index, (request, response) in pairs
+            if vcr.play_counts[index] and request.method == method
+            and re.search(path_regex, request.path, re.IGNORECASE)]
+
+
+def test_throttled_429_then_success(arm, hpctl, vcr):
     arm.arrange(lambda sb: sb.inject(method="POST", path_regex=r"web-01/assessPatches$", status=429, times=1,
                                      retry_after=0))
     result = hpctl("assess", "-g", "rg-web", "-n", "web-01")
     assert result.exit_code == 0, result.stderr
     assert rows_of(result)["web-01"]["assessment"]["status"] == "Succeeded"
+    # The 429 was received and the POST sent again (not accepted the first time, so no double assessment).
+    assert exchanged(arm, vcr, "POST", r"web-01/assessPatches$") == [429, 202]
 
 
-def test_server_error_500_then_success(arm, hpctl):
+def test_server_error_500_then_success(arm, hpctl, vcr):
     arm.arrange(lambda sb: sb.inject(method="GET", path_regex=r"virtualMachines/web-01$", status=500, times=1))
     result = hpctl("status", "-g", "rg-web", "-n", "web-01", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert rows_of(result)["web-01"]["hotpatch"] is True
+    assert exchanged(arm, vcr, "GET", r"virtualMachines/web-01$") == [500, 200]
 
 
 def test_image_offered_in_region_with_latest_version(arm, hpctl):

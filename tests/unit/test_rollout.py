@@ -57,3 +57,32 @@ def test_empty_and_bad_batch():
     assert plan_waves([]) == []
     with pytest.raises(InputError, match="--batch-size"):
         plan_waves([vm("a")], batch_size=0)
+
+
+def test_availability_set_cap_rounds_down_and_ten_is_not_small():
+    eleven = plan_waves([vm(f"e{i:02d}", avset="eleven", ud=0) for i in range(11)], batch_size=50)
+    assert max(len(w.members) for w in eleven) == 2  # 20% of 11 is 2.2: at most 2, never 3
+    ten = plan_waves([vm(f"t{i:02d}", avset="ten", ud=0) for i in range(10)], batch_size=50)
+    assert [len(w.members) for w in ten] == [2, 2, 2, 2, 2]  # 10 is not "small": 20%, not one at a time
+    nine = plan_waves([vm(f"n{i:02d}", avset="nine", ud=0) for i in range(9)], batch_size=50)
+    assert all(len(w.members) == 1 for w in nine)
+
+
+def _view(*codes, install=None):
+    view = {"statuses": [{"code": c} for c in codes]}
+    if install:
+        view["patchStatus"] = {"lastPatchInstallationSummary": {"status": install}}
+    return {"properties": {"instanceView": view}}
+
+
+@pytest.mark.parametrize(("vm_model", "problem"), [
+    (_view("ProvisioningState/succeeded", "PowerState/running", install="Succeeded"), None),
+    (_view("ProvisioningState/succeeded", "PowerState/stopped", install="Succeeded"), "power state is stopped"),
+    (_view("ProvisioningState/succeeded", "PowerState/deallocated"), "power state is deallocated"),
+    (_view("ProvisioningState/failed/InternalError", "PowerState/running"), "provisioning state is failed"),
+    (_view("PowerState/running", install="Failed"), "its last installation is Failed"),
+])
+def test_health_gate_needs_a_running_provisioned_vm(vm_model, problem):
+    from hpctl.core.rollout import health_problem
+
+    assert health_problem(vm_model) == problem
