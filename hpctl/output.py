@@ -25,24 +25,71 @@ class Column:
 
 
 def check_query(query: str | None) -> None:
-    """Reject a malformed --query before anything is sent to Azure."""
-    if query:
-        apply_query(None, query)
+    """Reject a malformed --query before anything is sent to Azure: syntax only (it is compiled, not run,
+    since functions such as length(@) or keys(@[0]) fail on data that isn't there yet)."""
+    _compile(query)
 
 
-def apply_query(data: Any, query: str | None) -> Any:
-    """Apply a JMESPath --query as az does, before formatting."""
+def _compile(query: str | None) -> Any:
     if not query:
-        return data
+        return None
     import jmespath  # imported here: --help must stay fast
     from jmespath.exceptions import JMESPathError
 
     try:
-        return jmespath.search(query, data)
+        expression = jmespath.compile(query)
     except JMESPathError as exc:
+        where = getattr(exc, "lex_position", None)
+        what = str(exc).splitlines()[0].rstrip(":")
         raise InputError(
-            f"--query {query!r} is not valid JMESPath: {str(exc).splitlines()[0]}",
-            hint="See https://jmespath.org/tutorial.html; e.g. --query \"[?status=='Failed'].name\".",
+            f"--query {query!r} is not valid JMESPath: {what}" + (f" at character {where + 1}." if where is not None
+                                                                   else ""),
+            hint=_QUERY_HINT,
+        ) from exc
+    unknown = sorted(_function_names(expression.parsed) - set(_known_functions()))
+    if unknown:
+        raise InputError(f"--query {query!r} calls {', '.join(f + '()' for f in unknown)}, which JMESPath doesn't "
+                         "have.", hint=_QUERY_HINT)
+    return expression
+
+
+_QUERY_HINT = "See https://jmespath.org/tutorial.html; e.g. --query \"[?status=='Failed'].name\"."
+
+
+def _known_functions() -> Any:
+    from jmespath.functions import Functions
+
+    return Functions.FUNCTION_TABLE
+
+
+def _function_names(node: Any) -> set[str]:
+    """Every function a parsed JMESPath expression calls (jmespath itself only finds out when it runs)."""
+    names: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("type") == "function_expression":
+            names.add(node["value"])
+        for child in node.get("children", []):
+            names |= _function_names(child)
+    return names
+
+
+def apply_query(data: Any, query: str | None) -> Any:
+    """Apply a JMESPath --query as az does, before formatting."""
+    expression = _compile(query)
+    if expression is None:
+        return data
+    from jmespath.exceptions import JMESPathError, JMESPathTypeError
+
+    try:
+        return expression.search(data)
+    except JMESPathError as exc:
+        # Valid syntax that doesn't fit this result (e.g. abs() of a list); the value itself stays out of the
+        # message, which would otherwise print the whole result on one line.
+        what = (f"{exc.function_name}() expects {' or '.join(exc.expected_types)}, got {exc.actual_type}"
+                if isinstance(exc, JMESPathTypeError) else str(exc).splitlines()[0])
+        raise InputError(
+            f"--query {query!r} can't be applied to this result: {what}.",
+            hint="Run without --query (-o json) to see the result's shape.",
         ) from exc
 
 

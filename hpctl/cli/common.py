@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 import traceback
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -204,10 +203,9 @@ def extra_outputs(*formats: str) -> Callable[[F], F]:
 def command(fn: F) -> F:
     """Give a command the common options (after the subcommand too) and the central error handling."""
     # Resolve string annotations (from __future__ import annotations) so Typer sees the Option metadata.
-    hints = typing.get_type_hints(fn, include_extras=True)
-    sig = inspect.signature(fn)
-    sig = sig.replace(parameters=[p.replace(annotation=hints.get(p.name, p.annotation))
-                                  for p in sig.parameters.values()], return_annotation=inspect.Signature.empty)
+    # Not typing.get_type_hints: before 3.11 it wraps `Annotated[..., Option()] = None` in Optional[...],
+    # which hides the Option from Typer (the option vanishes). eval_str keeps each annotation as written.
+    sig = inspect.signature(fn, eval_str=True).replace(return_annotation=inspect.Signature.empty)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
