@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from hpctl.cli.sandbox import DEMO_STEPS
+from hpctl.cli.sandbox import DEMO_STEPS, DemoStep, run_step, step_verdict
 
 
 def test_demo_runs_every_step_as_expected(tmp_path):
@@ -13,8 +13,8 @@ def test_demo_runs_every_step_as_expected(tmp_path):
     done = subprocess.run([sys.executable, "-m", "hpctl", "demo"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    for title, _line, _expected in DEMO_STEPS:
-        assert f"# {title}" in done.stderr
+    for step in DEMO_STEPS:
+        assert f"# {step.title}" in done.stderr
     assert done.stderr.count("as expected)") == len(DEMO_STEPS)
     # What a user should see: the near miss explained, patches found and installed, the track shown.
     assert "2022-datacenter-azure-edition-hotpatch" in done.stderr
@@ -34,3 +34,24 @@ def test_demo_runs_every_step_as_expected(tmp_path):
     assert "wu-download-and-schedule-install" in done.stdout
     # The demo cleans up after itself: no sandbox left registered in the user's state directory.
     assert not (tmp_path / ".hpctl" / "sandbox" / "endpoint.json").exists()
+
+
+REFUSE = DemoStep("Refuse an image that can't hotpatch", "", 2, "is not hotpatch-eligible")
+
+
+def test_a_usage_error_is_not_the_expected_exit_2():
+    code, said = run_step(["images", "check", "--no-such-flag", "2022-datacenter-azure-edition"])
+    assert code == 2
+    assert step_verdict(REFUSE, code, said) == "exited 2 with a usage error ('No such option')"
+
+
+def test_the_right_exit_code_with_the_wrong_message_is_caught():
+    code, said = run_step(["images", "check", "2019-datacenter"])
+    assert code == 2 and "2019" in said
+    problem = step_verdict(DemoStep("x", "", 2, "Azure does not support Uniform"), code, said)
+    assert problem and "did not say" in problem
+
+
+def test_the_step_that_says_what_it_should_passes():
+    code, said = run_step(["images", "check", "MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition"])
+    assert step_verdict(REFUSE, code, said) is None
