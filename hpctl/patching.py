@@ -29,6 +29,11 @@ class Target:
     name: str
     vm: dict[str, Any] | None = None
     error: BaseException | None = None
+    id: str = ""  # the VM's resource id (so every row can feed --ids), known even when it couldn't be read
+
+    def row(self) -> dict[str, Any]:
+        """The keys every row about this VM starts with."""
+        return {"id": self.id, "name": self.name, "resourceGroup": self.resource_group}
 
 
 @dataclass
@@ -63,16 +68,18 @@ def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = 
             return compute.get_vm(conn, ref.resource_group, ref.name, instance_view=instance_view)
 
         outcomes = run_each(refs, read, max_parallel=max_parallel)
-        targets = [Target(o.target.resource_group, o.target.name, vm=o.value, error=o.error) for o in outcomes]
+        targets = [Target(o.target.resource_group, o.target.name, vm=o.value, error=o.error,
+                          id=(o.value or {}).get("id") or o.target.resource_id(conn.subscription_id))
+                   for o in outcomes]
         return [t for t in targets if t.vm is None or spec.matches_tags(t.vm.get("tags"))]
     vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
     vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
     vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
-    return [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
+    return [Target(resource_group_of(vm["id"]), vm["name"], vm=vm, id=vm["id"]) for vm in vms]
 
 
 def base_row(target: Target) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": target.name, "resourceGroup": target.resource_group}
+    row: dict[str, Any] = target.row()
     if target.vm:
         facts = vm_facts(target.vm)
         row.update({
@@ -137,7 +144,7 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
     result = FleetResult()
     for target in targets:
         if target.error is not None:
-            row = {"name": target.name, "resourceGroup": target.resource_group, "error": error_dict(target.error)}
+            row = {**target.row(), "error": error_dict(target.error)}
             result.failed.append(row)
             if len(targets) == 1:
                 result.single_error = as_error(target.error)

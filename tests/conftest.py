@@ -119,6 +119,13 @@ def _serialise_vcr_recording(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hpctl.fleet.writes, "DEFAULT_IN_FLIGHT", 1)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the machine's `hpctl configure` defaults or its Azure CLI login."""
+    monkeypatch.setenv("HPCTL_CONFIG_DIR", str(tmp_path / "hpctl-config"))
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure-config"))
+
+
 _VCRPY_MAJOR = int(version("vcrpy").split(".")[0])
 
 

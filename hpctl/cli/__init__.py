@@ -5,11 +5,12 @@ from __future__ import annotations
 import typer
 
 from hpctl import __version__
-from hpctl.cli import calendar, compliance, images, local, patch, rollback, sandbox, templates, vm, vmss
+from hpctl.cli import calendar, compliance, configure, images, local, patch, rollback, sandbox, templates, vm, vmss
 from hpctl.cli.common import (
     ROOT_OPTIONS,
     CloudOpt,
     DebugOpt,
+    HpctlGroup,
     OnlyErrorsOpt,
     OutputOpt,
     QueryOpt,
@@ -19,10 +20,11 @@ from hpctl.cli.common import (
 
 app = typer.Typer(
     name="hpctl",
+    cls=HpctlGroup,
     help="Run Azure Hotpatch for Windows Server Datacenter: Azure Edition VMs: eligible images, "
     "patch assessments and installs across fleets, compliance.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     # Locals in tracebacks could hold tokens; a scheduled CI job prints its logs.
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -75,6 +77,7 @@ app.command("restart")(rollback.restart)
 app.add_typer(calendar.app, name="calendar")
 app.command("history")(compliance.history)
 app.command("report")(compliance.report)
+app.command("configure")(configure.configure)
 app.add_typer(sandbox.app, name="sandbox")
 app.command("demo")(sandbox.demo)
 

@@ -30,15 +30,12 @@ def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[st
     subs = [check_subscription(x) for item in subscriptions or [] for x in item.split(",") if x.strip()]
     if all_subscriptions and (subs or s.subscription and subscriptions):
         raise InputError("--all-subscriptions reads every subscription; drop --subscriptions.")
-    if not all_subscriptions and not subs:
-        if s.subscription:
-            subs = [check_subscription(s.subscription)]
-        elif not spec.subscriptions:
-            if s.cloud != "sandbox":
-                raise InputError("No subscription given: pass --subscriptions ID[,ID], -s ID, --all-subscriptions, "
-                                 "or set AZURE_SUBSCRIPTION_ID.")
-    conn = connect(s.cloud, subs[0] if subs else None, require_subscription=False)
-    if not all_subscriptions and not subs and s.cloud == "sandbox":
+    own = not all_subscriptions and not subs
+    if own and not s.subscription and not spec.subscriptions and s.cloud != "sandbox":
+        raise InputError("No subscription given: pass --subscriptions ID[,ID], -s ID, --all-subscriptions, set "
+                         "AZURE_SUBSCRIPTION_ID, or `hpctl configure --defaults subscription=ID`.")
+    conn = connect(s.cloud, subs[0] if subs else s.subscription if own else None, require_subscription=False)
+    if own and (s.subscription or s.cloud == "sandbox"):
         subs = [conn.subscription_id]
     return conn, scope_of(spec, None if all_subscriptions else subs)
 

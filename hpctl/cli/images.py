@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import command, info, settings
+from hpctl.cli.common import HpctlGroup, command, info, settings
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="Hotpatch-eligible images.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="Hotpatch-eligible images.", no_args_is_help=True)
 
 LIST_COLUMNS = [Column("Sku", "sku"), Column("OS", "osVersion"), Column("Edition", "edition"),
                 Column("Disk", "disk"), Column("Urn", "urn")]

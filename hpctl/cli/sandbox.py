@@ -14,10 +14,11 @@ from typing import Annotated, Any, NamedTuple, TextIO
 
 import typer
 
-from hpctl.cli.common import command, info
+from hpctl.cli.common import HpctlGroup, command, info
 from hpctl.errors import InputError
 
-app = typer.Typer(help="A local ARM-compatible endpoint to rehearse every command on.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="A local ARM-compatible endpoint to rehearse every command on.",
+                  no_args_is_help=True)
 
 
 def _parse_date(text: str | None) -> date | None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import GroupOpt, NoWaitOpt, command, settings
+from hpctl.cli.common import GroupOpt, HpctlGroup, NoWaitOpt, command, settings
 from hpctl.cli.provision_common import (
     AdminUserOpt,
     CreateGroupOpt,
@@ -23,7 +23,7 @@ from hpctl.cli.provision_common import (
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="Scale sets: Flexible only on hotpatch images.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="Scale sets: Flexible only on hotpatch images.", no_args_is_help=True)
 
 
 @app.command("create")
