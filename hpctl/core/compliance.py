@@ -1020,9 +1020,15 @@ class _Evaluator:
         _, _, name, group, _ = target
         if track.state == OFF_TRACK:
             baseline = next((r for r in track.missing if r.reboot), None)
+            # The fix follows the track's own account (track.detail names the same baseline): a released
+            # baseline the VM lacks is installed now, even one whose KB the calendar only predicts.
             if baseline is not None and baseline.kb:
                 fix = (f"Install the {baseline.month} baseline {baseline.kb}: hpctl install -g {group} -n {name} "
                        f"--kb-include {baseline.kb} --reboot-setting IfRequired (it reboots).")
+            elif baseline is not None:
+                fix = (f"Install the {baseline.month} baseline (released {baseline.date.isoformat()}; hpctl's "
+                       f"calendar has no KB for it yet): hpctl install -g {group} -n {name} --classification "
+                       "Critical,Security --reboot-setting IfRequired (it reboots).")
             elif track.next_reboot is not None:
                 fix = (f"Install the next baseline ({track.next_reboot.month}, {track.next_reboot.date.isoformat()}) "
                        "when it ships; until then each monthly update reboots.")
