@@ -722,8 +722,13 @@ class Report:
         """True when a finding is at or above `threshold` (for --fail-on, exit 5); info findings never count."""
         if threshold is None:
             return False
+        return self.at_or_above(threshold)[0] > 0
+
+    def at_or_above(self, threshold: str) -> tuple[int, int]:
+        """(findings, resources with at least one of them) at or above `threshold`; info never counts."""
         level = _RANK[parse_severity(threshold, allow_info=True)]
-        return any(f.severity != INFO and _RANK[f.severity] >= level for f in self.findings)
+        hits = [f for f in self.findings if f.severity != INFO and _RANK[f.severity] >= level]
+        return len(hits), len({f.resource_id.lower() for f in hits})
 
 
 # --------------------------------------------------------------------------- evaluation
