@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
@@ -16,12 +17,31 @@ OUTPUT_FORMATS = ("json", "jsonc", "yaml", "table", "tsv", "none", "svg")
 PICTURE_FORMATS = ("svg",)
 
 
+# Default tables fit this many characters; wider ones drop their last columns (--wide shows them all).
+TABLE_WIDTH = 120
+
+
 @dataclass(frozen=True)
 class Column:
-    """One table column: its header and the JMESPath-free dotted path of the value in a row."""
+    """One table column: its header and the JMESPath-free dotted path of the value in a row. A wide column
+    (long text: ids, messages, patch lists) is left out of the default table and shown with --wide or
+    --columns; columns come in order of importance, so the last ones give way when a table is too wide."""
 
     header: str
     path: str
+    wide: bool = False
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """--wide and --columns: which columns a table (and tsv) shows."""
+
+    wide: bool = False
+    only: tuple[str, ...] = ()  # headers or field names, as given to --columns
+
+
+# Set once per command from --wide/--columns (hpctl.cli.common), read by every table this command renders.
+table_layout: ContextVar[TableLayout] = ContextVar("table_layout", default=TableLayout())  # noqa: B039 - frozen
 
 
 def check_query(query: str | None) -> None:
@@ -131,29 +151,50 @@ def _auto_columns(rows: Sequence[Any]) -> list[Column]:
     return [Column(k[:1].upper() + k[1:], k) for k in keys]
 
 
-def to_table(data: Any, columns: Sequence[Column] | None = None) -> str:
+def _chosen(columns: Sequence[Column], layout: TableLayout) -> list[Column]:
+    """The columns --columns names (by header or field, any case), all with --wide, else the default ones."""
+    if layout.only:
+        by_name = {name.lower(): c for c in columns for name in (c.header, c.path, c.path.split(".")[-1])}
+        unknown = [n for n in layout.only if n.lower() not in by_name]
+        if unknown:
+            raise InputError(f"--columns {', '.join(unknown)}: no such column here; use any of "
+                             f"{', '.join(c.header for c in columns)}.")
+        return [by_name[n.lower()] for n in layout.only]
+    return list(columns) if layout.wide else [c for c in columns if not c.wide]
+
+
+def to_table(data: Any, columns: Sequence[Column] | None = None, layout: TableLayout | None = None) -> str:
     """Plain aligned text table (no colour, so it is stable in logs and tests)."""
+    layout = layout or table_layout.get()
     rows = _rows(data)
     if rows and not isinstance(rows[0], dict):
         return "\n".join(_cell(r) for r in rows) + "\n"
-    cols = list(columns) if columns else _auto_columns(rows)
+    cols = _chosen(columns or _auto_columns(rows), layout)
     if not cols:
         return ""
     cells = [[_cell(_dig(r, c.path)) for c in cols] for r in rows]
     widths = [max([len(c.header)] + [len(line[i]) for line in cells]) for i, c in enumerate(cols)]
+    if not layout.wide and not layout.only:
+        # The default view fits TABLE_WIDTH: the least important (last) columns give way.
+        while len(cols) > 1 and sum(widths) + 2 * (len(widths) - 1) > TABLE_WIDTH:
+            cols, widths = cols[:-1], widths[:-1]
+            cells = [line[:-1] for line in cells]
     out = ["  ".join(c.header.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells]
     return "\n".join(out) + "\n"
 
 
-def to_tsv(data: Any, columns: Sequence[Column] | None = None) -> str:
-    """Tab-separated values without headers, az's scripting format."""
+def to_tsv(data: Any, columns: Sequence[Column] | None = None, layout: TableLayout | None = None) -> str:
+    """Tab-separated values without headers, az's scripting format: every column (scripts rely on their
+    order), or those --columns names."""
+    layout = layout or table_layout.get()
     rows = _rows(data)
     lines = []
     for row in rows:
         if isinstance(row, dict):
-            cols = list(columns) if columns else _auto_columns([row])
+            cols = columns or _auto_columns([row])
+            cols = _chosen(cols, layout) if layout.only else list(cols)
             lines.append("\t".join(_cell(_dig(row, c.path)) for c in cols))
         elif isinstance(row, (list, tuple)):
             lines.append("\t".join(_cell(v) for v in row))

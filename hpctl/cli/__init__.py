@@ -9,6 +9,7 @@ from hpctl.cli import calendar, compliance, configure, images, local, patch, rol
 from hpctl.cli.common import (
     ROOT_OPTIONS,
     CloudOpt,
+    ColumnsOpt,
     DebugOpt,
     HpctlGroup,
     OnlyErrorsOpt,
@@ -16,6 +17,7 @@ from hpctl.cli.common import (
     QueryOpt,
     SubscriptionOpt,
     VerboseOpt,
+    WideOpt,
 )
 
 app = typer.Typer(
@@ -47,6 +49,8 @@ def root(
     debug: DebugOpt = False,
     only_show_errors: OnlyErrorsOpt = False,
     cloud: CloudOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """hpctl: Azure Hotpatch for Windows Server Azure Edition VMs, from the command line and CI.
@@ -61,7 +65,7 @@ def root(
     """
     ROOT_OPTIONS.clear()
     ROOT_OPTIONS.update(subscription=subscription, output=output, query=query, verbose=verbose, debug=debug,
-                        only_show_errors=only_show_errors, cloud=cloud)
+                        only_show_errors=only_show_errors, cloud=cloud, wide=wide, columns=columns)
 
 
 app.add_typer(images.app, name="images")

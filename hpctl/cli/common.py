@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from hpctl.errors import EXIT_AZURE_FAILED, HpctlError, InputError
-from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, check_query
+from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, TableLayout, check_query, table_layout
 
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud", "sandbox")
 
@@ -68,6 +68,11 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Log HTTP traffic, reque
 OnlyErrorsOpt = Annotated[
     bool, typer.Option("--only-show-errors", help="Only show errors on stderr, no warnings or progress.")
 ]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Tables show every column (by default those that fit "
+                                      "120 characters; ids, messages and patch lists are left out).")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", metavar="COL[,COL]", help="Tables and tsv show these columns, by header or field name "
+    "(e.g. Name,Id).")]
 CloudOpt = Annotated[
     str | None,
     typer.Option("--cloud", metavar="CLOUD", help="AzureCloud, AzureUSGovernment, AzureChinaCloud or sandbox "
@@ -83,6 +88,8 @@ _COMMON = [
     inspect.Parameter("only_show_errors", inspect.Parameter.KEYWORD_ONLY, default=False,
                       annotation=OnlyErrorsOpt),
     inspect.Parameter("cloud", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=CloudOpt),
+    inspect.Parameter("wide", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=WideOpt),
+    inspect.Parameter("columns", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ColumnsOpt),
 ]
 COMMON_NAMES = tuple(p.name for p in _COMMON)
 
@@ -111,6 +118,12 @@ def resolve(root: dict[str, Any], local: dict[str, Any], extra_outputs: tuple[st
     if match is None:
         raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(CLOUDS)}.")
     check_query(pick("query"))
+    columns = tuple(c.strip() for c in (pick("columns") or "").split(",") if c.strip())
+    if pick("columns") is not None and not columns:
+        raise InputError("--columns is empty; name the columns to show, e.g. --columns Name,Id.")
+    if columns and pick("wide"):
+        raise InputError("--wide shows every column and --columns only some; give one of them.")
+    table_layout.set(TableLayout(wide=bool(pick("wide")), only=columns))
     from hpctl.defaults import choose_subscription
 
     subscription, source = choose_subscription(pick("subscription"), match)

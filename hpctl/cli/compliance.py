@@ -42,17 +42,18 @@ def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[st
 
 
 HISTORY_COLUMNS = [Column("VM", "vm"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
-                   Column("Time", "time"), Column("Status", "status"), Column("Critical+Security", "critical"),
-                   Column("Other", "other"), Column("Installed", "installedPatchCount"),
-                   Column("Failed", "failedPatchCount"), Column("Reboot", "reboot"), Column("StartedBy", "startedBy"),
-                   Column("Errors", "errorList")]
+                   Column("Time", "time"), Column("Status", "status"), Column("Installed", "installedPatchCount"),
+                   Column("Failed", "failedPatchCount"), Column("Reboot", "reboot"),
+                   Column("Critical+Security", "critical"), Column("Other", "other"),
+                   Column("StartedBy", "startedBy"), Column("Errors", "errorList", wide=True),
+                   Column("Id", "id", wide=True)]
 
 
 def _history_table(vms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for vm in vms:
         for e in vm["events"]:
-            rows.append({**e, "vm": vm["vm"], "resourceGroup": vm["resourceGroup"],
+            rows.append({**e, "vm": vm["vm"], "id": vm["id"], "resourceGroup": vm["resourceGroup"],
                          "critical": e.get("criticalAndSecurityPatchCount"), "other": e.get("otherPatchCount"),
                          "reboot": e.get("rebootStatus") or ("pending" if e.get("rebootPending") else None),
                          "errorList": "; ".join(f"{x['code']}: {x['message']}" for x in e.get("errors") or [])})
@@ -97,7 +98,8 @@ def history(
 REPORT_FORMATS = ("markdown", "junit")
 REPORT_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
                   Column("Compliant", "compliant"), Column("Worst", "worstSeverity"), Column("Findings", "findings"),
-                  Column("Track", "track"), Column("NextReboot", "nextReboot"), Column("Schedule", "schedule")]
+                  Column("Track", "track"), Column("NextReboot", "nextReboot"), Column("Schedule", "schedule"),
+                  Column("Id", "id", wide=True)]
 
 
 def _write(path: Any, text: str | Callable[[TextIO], None]) -> None:

@@ -86,8 +86,9 @@ def _assess_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
                   Column("Critical+Security", "critical"), Column("Other", "other"),
-                  Column("RebootPending", "rebootPending"), Column("Flags", "flagList"),
-                  Column("Patches", "patchList"), Column("Error", "errorMessage")]
+                  Column("RebootPending", "rebootPending"), Column("Flags", "flagList", wide=True),
+                  Column("Patches", "patchList", wide=True), Column("Error", "errorMessage", wide=True),
+                  Column("Id", "id", wide=True)]
 
 
 def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None) -> Any:
@@ -183,8 +184,9 @@ def _install_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 INSTALL_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
                    Column("Installed", "installed"), Column("Failed", "failedCount"), Column("Pending", "pending"),
-                   Column("RebootStatus", "rebootStatus"), Column("Flags", "flagList"),
-                   Column("Patches", "patchList"), Column("Error", "errorMessage")]
+                   Column("RebootStatus", "rebootStatus"), Column("Flags", "flagList", wide=True),
+                   Column("Patches", "patchList", wide=True), Column("Error", "errorMessage", wide=True),
+                   Column("Id", "id", wide=True)]
 
 
 RebootOpt = Annotated[str | None, typer.Option(
@@ -369,13 +371,14 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Zone", "zone"),
-                  Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode"),
-                  Column("AssessmentMode", "assessmentMode"), Column("OsVersion", "osVersion"),
+                  Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode", wide=True),
+                  Column("AssessmentMode", "assessmentMode", wide=True), Column("OsVersion", "osVersion"),
                   Column("Track", "trackState"),
                   Column("LastAssessed", "assessed"), Column("Critical+Security", "critical"),
                   Column("Other", "other"), Column("RebootPending", "rebootPending"),
                   Column("LastInstall", "installed"), Column("InstallStatus", "installStatus"),
-                  Column("Flags", "flagList"), Column("Schedule", "scheduleList"), Column("Error", "errorMessage")]
+                  Column("Flags", "flagList", wide=True), Column("Schedule", "scheduleList", wide=True),
+                  Column("Error", "errorMessage", wide=True), Column("Id", "id", wide=True)]
 
 
 AsOfOpt = Annotated[str | None, typer.Option(

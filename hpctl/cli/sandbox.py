@@ -111,7 +111,7 @@ DEMO_STEPS: list[DemoStep] = [
              "--orchestration-mode Uniform", 2, "Azure does not support Uniform scale sets on hotpatch images"),
     DemoStep("Check the scale sets that already exist", "--cloud sandbox vmss check -o table", 0, "HP013"),
     DemoStep("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0,
-             "AutomaticByPlatform"),
+             "behind 2026-"),
     DemoStep("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0,
              "Succeeded"),
     DemoStep("Install critical and security patches availability-first: one zone at a time, health-checked",

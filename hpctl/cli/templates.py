@@ -15,7 +15,7 @@ app = typer.Typer(cls=HpctlGroup, help="IaC (ARM, Terraform, Bicep): lint it for
                   no_args_is_help=True)
 
 COLUMNS = [Column("File", "file"), Column("Rule", "ruleId"), Column("Severity", "severity"),
-           Column("Resource", "resource"), Column("Finding", "message"), Column("Fix", "fix")]
+           Column("Resource", "resource"), Column("Finding", "message", wide=True), Column("Fix", "fix", wide=True)]
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 

@@ -107,8 +107,15 @@ def create(
 
 
 CHECK_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
-                 Column("Orchestration", "orchestrationMode"), Column("Image", "image"), Column("Status", "status"),
-                 Column("Findings", "findingList")]
+                 Column("Orchestration", "orchestrationMode"), Column("Status", "status"),
+                 Column("Findings", "findingIds"), Column("Sku", "sku"), Column("Image", "image", wide=True),
+                 Column("Details", "findingList", wide=True), Column("Id", "id", wide=True)]
+
+
+def _sku(image: str | None) -> str | None:
+    """publisher:offer:sku[:version] -> sku (the part that tells the images apart); anything else as it is."""
+    parts = (image or "").split(":")
+    return parts[2] if len(parts) >= 3 else image
 
 
 @app.command("check")
@@ -138,7 +145,9 @@ def check(
     rows = provisioning.check_scale_sets(conn, resource_group, name)
 
     def table(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**r, "findingList": "; ".join(f"{f['ruleId']} {f['message']}" for f in r["findings"])}
+        return [{**r, "findingList": "; ".join(f"{f['ruleId']} {f['message']}" for f in r["findings"]),
+                 "findingIds": ", ".join(f["ruleId"] for f in r["findings"]),
+                 "sku": _sku(r.get("image"))}
                 for r in data]
 
     render(rows, s.output, s.query, columns=CHECK_COLUMNS, table_view=table)
