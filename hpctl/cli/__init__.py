@@ -87,4 +87,5 @@ app.command("demo")(sandbox.demo)
 
 
 def main() -> None:
-    app()
+    # One program name however it was started (hpctl, python -m hpctl): help and completion say hpctl.
+    app(prog_name="hpctl")

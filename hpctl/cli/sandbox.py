@@ -238,7 +238,13 @@ def demo(
                                         state_dir=Path(tmp)))
         sandbox.start()
         saved = {name: os.environ.get(name) for name in ("HPCTL_SANDBOX_DIR", "HPCTL_SECRETS_DIR",
-                                                         "HPCTL_STATE_DIR")}
+                                                         "HPCTL_STATE_DIR", "HPCTL_CONFIG_DIR",
+                                                         "AZURE_SUBSCRIPTION_ID", "AZURE_CORE_OUTPUT")}
+        # The walkthrough is the same for everyone: no configured default group or subscription, no
+        # AZURE_CORE_OUTPUT changing what each step prints.
+        for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_CORE_OUTPUT"):
+            os.environ.pop(name, None)
+        os.environ["HPCTL_CONFIG_DIR"] = str(Path(tmp) / "config")
         os.environ["HPCTL_SANDBOX_DIR"] = tmp
         # Generated passwords go with the demo's temporary state, not into the user's home.
         os.environ["HPCTL_SECRETS_DIR"] = str(Path(tmp) / "secrets")

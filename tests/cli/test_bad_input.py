@@ -45,6 +45,10 @@ BAD = {
     "status bad query": (["status", "-g", "rg-web", "--query", "[?"], "JMESPath"),
     "status bad cloud": (["status", "-g", "rg-web", "--cloud", "Mars"], "--cloud"),
     "status bad group name": (["status", "-g", "rg/web"], "-g"),
+    "status wide and columns": (["status", "-g", "rg-web", "--wide", "--columns", "Name"], "--wide"),
+    "status empty columns": (["status", "-g", "rg-web", "--columns", ","], "--columns"),
+    "status query calls no such function": (["status", "-g", "rg-web", "--query", "lenght(@)"], "lenght()"),
+    "report markdown with query": (["report", "-o", "markdown", "--query", "summary"], "--query"),
 }
 
 

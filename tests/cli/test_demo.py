@@ -9,7 +9,11 @@ from hpctl.cli.sandbox import DEMO_STEPS, DemoStep, run_step, step_verdict
 
 
 def test_demo_runs_every_step_as_expected(tmp_path):
-    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    # A user's own defaults (a group, a subscription, an output format) must not change the walkthrough.
+    (tmp_path / ".hpctl").mkdir()
+    (tmp_path / ".hpctl" / "config").write_text("[defaults]\ngroup = rg-data\n")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "AZURE_CORE_OUTPUT": "yaml",
+           "AZURE_SUBSCRIPTION_ID": "11111111-1111-1111-1111-111111111111"}
     done = subprocess.run([sys.executable, "-m", "hpctl", "demo"], capture_output=True, text=True, env=env,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

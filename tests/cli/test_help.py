@@ -96,3 +96,17 @@ def test_help_wraps_between_words_and_shows_no_markup(path, hpctl):
     assert "..." not in commands and "…" not in text, f"hpctl {path} --help cuts a summary short"
     if path and not hasattr(dict(COMMANDS)[path], "commands"):
         assert "json (the default" in text, f"hpctl {path} --help doesn't state the default -o"
+
+
+def test_shell_completion_as_typer_installs_it(tmp_path):
+    """--show-completion prints the script --install-completion would install; the script's callback completes."""
+    import os
+
+    env = {**os.environ, "HOME": str(tmp_path)}
+    script = subprocess.run([sys.executable, "-m", "hpctl", "--show-completion", "bash"], capture_output=True,
+                            text=True, env=env, check=True)
+    assert "_HPCTL_COMPLETE=complete_bash" in script.stdout
+    completing = {**env, "_HPCTL_COMPLETE": "complete_bash", "COMP_WORDS": "hpctl sta", "COMP_CWORD": "1"}
+    words = subprocess.run([sys.executable, "-m", "hpctl"], capture_output=True, text=True, check=True,
+                           env=completing)
+    assert words.stdout.split() == ["status"]
