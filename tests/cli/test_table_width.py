@@ -25,7 +25,7 @@ TABLES = {
     "vmss check": ["vmss", "check"],
     "template lint": ["template", "lint", "{template}"],
     "assess": ["assess", "-g", "rg-web"],
-    "install": ["install", "-g", "rg-web", "--classification", "Security", "--reboot-setting", "IfRequired"],
+    "install": ["install", "-g", "rg-web", "--classification", "Security", "--reboot-setting", "IfRequired", "--yes"],
     "status": ["status", "--as-of", DAY],
     "calendar": ["calendar", "--year", "2026"],
     "history": ["history"],
