@@ -367,7 +367,9 @@ def render(
     if output == "yaml":
         text = to_yaml(data)
     elif output == "table":
-        text = to_table(data, columns)
+        layout = table_layout.get()
+        # A --query projection is the user's own choice of fields: shown whole, never cut to fit.
+        text = to_table(data, columns, TableLayout(wide=True, only=layout.only) if query else layout)
     else:
         text = to_tsv(data, columns)
     stream.write(text)

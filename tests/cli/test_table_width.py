@@ -98,3 +98,30 @@ def test_unknown_column_is_named(on_fleet, hpctl):
     result = hpctl("images", "list", "-o", "table", "--columns", "Sku,Colour")
     assert result.exit_code == 2 and result.stdout == ""
     assert "--columns Colour: no such column" in result.stderr and "Edition" in result.stderr
+
+
+def test_a_query_projection_is_never_cut_to_fit(hpctl):
+    query = "[].{Sku:sku, Urn:urn, Publisher:publisher, Offer:offer, Edition:edition, Disk:disk}"
+    result = hpctl("images", "list", "-o", "table", "--query", query)
+    assert result.exit_code == 0
+    assert result.stdout.split()[:6] == ["Sku", "Urn", "Publisher", "Offer", "Edition", "Disk"]
+    assert max(len(line) for line in result.stdout.splitlines()) > TABLE_WIDTH
+
+
+# The queries the issue found refused: each is valid JMESPath, compiled before anything is sent, then applied.
+QUERIES = {
+    "length(@)": lambda rows: str(len(rows)),
+    "sort_by(@,&name)[].name": lambda rows: "\n".join(sorted(r["name"] for r in rows)),
+    "max_by(@,&name).name": lambda rows: max(r["name"] for r in rows),
+    "join(', ',[].name)": lambda rows: ", ".join(r["name"] for r in rows),
+    "reverse(@)[0].name": lambda rows: rows[-1]["name"],
+    "keys(@[0])": lambda rows: "\n".join(rows[0]),
+}
+
+
+@pytest.mark.parametrize("query", list(QUERIES))
+def test_valid_jmespath_is_applied_to_the_result(query, on_fleet, hpctl):
+    rows = json.loads(hpctl("status", "-g", "rg-web", "--as-of", DAY).stdout)
+    result = hpctl("status", "-g", "rg-web", "--as-of", DAY, "--query", query, "-o", "tsv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == QUERIES[query](rows)
