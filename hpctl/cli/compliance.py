@@ -41,12 +41,12 @@ def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[st
     return conn, scope_of(spec, None if all_subscriptions else subs)
 
 
+# The order is -o tsv's (scripts rely on it): new columns go at the end.
 HISTORY_COLUMNS = [Column("VM", "vm"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
-                   Column("Time", "time"), Column("Status", "status"), Column("Installed", "installedPatchCount"),
-                   Column("Failed", "failedPatchCount"), Column("Reboot", "reboot"),
-                   Column("Critical+Security", "critical"), Column("Other", "other"),
-                   Column("StartedBy", "startedBy"), Column("Errors", "errorList", wide=True),
-                   Column("Id", "id", wide=True)]
+                   Column("Time", "time"), Column("Status", "status"), Column("Critical+Security", "critical"),
+                   Column("Other", "other"), Column("Installed", "installedPatchCount"),
+                   Column("Failed", "failedPatchCount"), Column("Reboot", "reboot"), Column("StartedBy", "startedBy"),
+                   Column("Errors", "errorList", wide=True), Column("Id", "id", wide=True)]
 
 
 def _history_table(vms: list[dict[str, Any]]) -> list[dict[str, Any]]:

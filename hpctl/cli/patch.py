@@ -370,6 +370,7 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# The order is -o tsv's (scripts rely on it): new columns go at the end.
 STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Zone", "zone"),
                   Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode", wide=True),
                   Column("AssessmentMode", "assessmentMode", wide=True), Column("OsVersion", "osVersion"),

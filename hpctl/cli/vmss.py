@@ -106,10 +106,11 @@ def create(
     )
 
 
+# The order is -o tsv's (scripts rely on it): new columns go at the end.
 CHECK_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
-                 Column("Orchestration", "orchestrationMode"), Column("Status", "status"),
-                 Column("Findings", "findingIds"), Column("Sku", "sku"), Column("Image", "image", wide=True),
-                 Column("Details", "findingList", wide=True), Column("Id", "id", wide=True)]
+                 Column("Orchestration", "orchestrationMode"), Column("Image", "image", wide=True),
+                 Column("Status", "status"), Column("Findings", "findingList", wide=True),
+                 Column("Rules", "findingIds"), Column("Sku", "sku"), Column("Id", "id", wide=True)]
 
 
 def _sku(image: str | None) -> str | None:
