@@ -28,7 +28,8 @@ def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[st
 
     spec = parse_targets(name or [], resource_group, ids or [], tag or [])
     s = settings()
-    subs = [check_subscription(x) for item in subscriptions or [] for x in item.split(",") if x.strip()]
+    subs = [check_subscription(x, "--subscriptions") for item in subscriptions or [] for x in item.split(",")
+            if x.strip()]
     if all_subscriptions and (subs or s.subscription and subscriptions):
         raise InputError("--all-subscriptions reads every subscription; drop --subscriptions.")
     own = not all_subscriptions and not subs

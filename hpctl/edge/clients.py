@@ -173,10 +173,10 @@ def is_subscription_id(value: str) -> bool:
     return bool(_GUID.match(value.strip()))
 
 
-def check_subscription(subscription: str) -> str:
+def check_subscription(subscription: str, option: str = "--subscription") -> str:
     if not is_subscription_id(subscription):
         raise InputError(
-            f"--subscription {subscription!r} is not a subscription id; give its GUID "
+            f"{option} {subscription!r} is not a subscription id; give its GUID "
             "(`az account list --query [].id -o tsv` lists yours)."
         )
     return subscription.strip().lower()

@@ -40,7 +40,7 @@ BAD = {
     "assess malformed id": (["assess", "--ids", "/subscriptions/x/vm"], "--ids"),
     "assess bad tag": (["assess", "--tag", "=prod"], "--tag"),
     "assess empty subscription": (["assess", "-s", "", "-g", "rg-web"], "-s/--subscription"),
-    "report subscription name in --subscriptions": (["report", "--subscriptions", "my-sub"], "--subscription"),
+    "report subscription name in --subscriptions": (["report", "--subscriptions", "my-sub"], "--subscriptions"),
     "status bad output": (["status", "-g", "rg-web", "-o", "xml"], "--output"),
     "status bad query": (["status", "-g", "rg-web", "--query", "[?"], "JMESPath"),
     "status bad cloud": (["status", "-g", "rg-web", "--cloud", "Mars"], "--cloud"),
