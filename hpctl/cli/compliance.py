@@ -10,7 +10,7 @@ import typer
 
 from hpctl.cli.common import GroupOpt, IdsOpt, NameOpt, TagOpt, command, extra_outputs, settings, warn
 from hpctl.errors import InputError
-from hpctl.output import OUTPUT_FORMATS, Column, render
+from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, Column, render
 
 SubscriptionsOpt = Annotated[list[str] | None, typer.Option(
     "--subscriptions", metavar="ID[,ID]", help="Subscriptions to read (comma-separated or repeated; default: "
@@ -190,9 +190,9 @@ def report(
         # --format predates -o for report; it is kept as an alias so old scripts keep working.
         if s.output_given and s.output != fmt.lower():
             raise InputError(f"--format {fmt} and -o {s.output} disagree; drop --format (it is now -o).")
-        if fmt.lower() not in (*OUTPUT_FORMATS, *REPORT_FORMATS):
-            raise InputError(f"--format {fmt!r} is not a report format; use -o with one of "
-                             f"{', '.join((*OUTPUT_FORMATS, *REPORT_FORMATS))}.")
+        known = (*(f for f in OUTPUT_FORMATS if f not in PICTURE_FORMATS), *REPORT_FORMATS)
+        if fmt.lower() not in known:
+            raise InputError(f"--format {fmt!r} is not a report format; use -o with one of {', '.join(known)}.")
         warn(f"--format is deprecated; use -o {fmt.lower()}.")
     # A report is read by people first: a table unless -o (or --format) asks for something else.
     chosen = fmt.lower() if fmt else s.output if s.output_given else "table"

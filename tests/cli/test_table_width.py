@@ -31,6 +31,9 @@ TABLES = {
     "history": ["history"],
     "report": ["report", "--as-of", DAY],
     "configure": ["configure", "--defaults", "group=rg-web"],
+    "vm patches": ["vm", "patches", "-g", "rg-web", "--as-of", DAY],
+    "restart": ["restart", "--reboot-pending", "-g", "rg-web", "--dry-run"],
+    "rollback": ["rollback", "-g", "rg-web", "-n", "web-01", "--dry-run"],
 }
 # Commands with no table of their own.
 NO_TABLE = {"sandbox serve": "serves until Ctrl-C", "demo": "runs the commands above, each checked here"}

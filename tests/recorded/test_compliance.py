@@ -113,7 +113,8 @@ def test_report_format_is_a_deprecated_alias_of_o(hpctl):
     assert both.exit_code == 2 and both.stdout == ""
     assert "--format json and -o tsv disagree" in both.stderr
     markdown_elsewhere = hpctl("status", "-o", "markdown")
-    assert markdown_elsewhere.exit_code == 2 and "report also writes markdown" in markdown_elsewhere.stderr
+    assert markdown_elsewhere.exit_code == 2 and markdown_elsewhere.stdout == ""
+    assert "--output 'markdown' is not a format hpctl knows" in markdown_elsewhere.stderr
 
 
 def test_report_markdown_to_stdout(arm, hpctl):
