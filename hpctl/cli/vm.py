@@ -238,7 +238,8 @@ def _patches_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 PATCHES_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Outcome", "outcome"),
                    Column("Build", "build"), Column("Track", "trackText"), Column("Baseline", "baselineText"),
-                   Column("AboveBaseline", "above"), Column("Error", "errorMessage")]
+                   Column("AboveBaseline", "above"), Column("Error", "errorMessage"),
+                   Column("Id", "id", wide=True)]
 
 
 @app.command("patches")

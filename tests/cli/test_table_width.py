@@ -86,7 +86,8 @@ def test_default_table_fits_120_columns(path, on_fleet, hpctl):
     assert len(widest) <= TABLE_WIDTH, f"hpctl {path}: {len(widest)} columns: {widest}"
 
 
-@pytest.mark.parametrize("path", ["status", "history", "report", "vmss check", "assess"])
+@pytest.mark.parametrize("path", ["status", "history", "report", "vmss check", "assess", "vm patches", "restart",
+                                  "rollback"])
 def test_rows_carry_the_resource_id_and_wide_shows_it(path, on_fleet, hpctl):
     rows = json.loads(hpctl(*on_fleet(TABLES[path]), "-o", "json").stdout)
     rows = rows["resources"] if isinstance(rows, dict) else rows
