@@ -25,11 +25,14 @@ TABLE_WIDTH = 120
 class Column:
     """One table column: its header and the JMESPath-free dotted path of the value in a row. A wide column
     (long text: ids, messages, patch lists) is left out of the default table and shown with --wide or
-    --columns; columns come in order of importance, so the last ones give way when a table is too wide."""
+    --columns. When a default table is too wide, columns give way by `rank` (lowest first), the last first
+    among equals; the order itself is -o tsv's, which scripts rely on."""
 
     header: str
     path: str
     wide: bool = False
+    rank: int = 0
+    wrap: bool = False  # long text (a message) that wraps inside its cell rather than widen the table
 
 
 @dataclass(frozen=True)
@@ -175,14 +178,35 @@ def to_table(data: Any, columns: Sequence[Column] | None = None, layout: TableLa
     cells = [[_cell(_dig(r, c.path)) for c in cols] for r in rows]
     widths = [max([len(c.header)] + [len(line[i]) for line in cells]) for i, c in enumerate(cols)]
     if not layout.wide and not layout.only:
-        # The default view fits TABLE_WIDTH: the least important (last) columns give way.
-        while len(cols) > 1 and sum(widths) + 2 * (len(widths) - 1) > TABLE_WIDTH:
-            cols, widths = cols[:-1], widths[:-1]
-            cells = [line[:-1] for line in cells]
+        # The default view fits TABLE_WIDTH: long text wraps in its cell (down to MIN_WRAP), then the least
+        # important columns give way.
+        while len(cols) > 1 and (excess := sum(widths) + 2 * (len(widths) - 1) - TABLE_WIDTH) > 0:
+            wrapping = [i for i, c in enumerate(cols) if c.wrap and widths[i] > MIN_WRAP]
+            if wrapping:
+                widths[wrapping[0]] = max(MIN_WRAP, widths[wrapping[0]] - excess)
+                continue
+            drop = min(range(len(cols)), key=lambda i: (cols[i].rank, -i))
+            cols, widths = cols[:drop] + cols[drop + 1:], widths[:drop] + widths[drop + 1:]
+            cells = [line[:drop] + line[drop + 1:] for line in cells]
     out = ["  ".join(c.header.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells]
+    for line in cells:
+        out += _row_lines(line, widths)
     return "\n".join(out) + "\n"
+
+
+# A wrapped column keeps at least this many characters a line.
+MIN_WRAP = 16
+
+
+def _row_lines(values: list[str], widths: list[int]) -> list[str]:
+    """One table row: a cell longer than its column wraps between words onto the following lines."""
+    import textwrap
+
+    parts = [textwrap.wrap(v, w, break_on_hyphens=False) or [""] if len(v) > w else [v]
+             for v, w in zip(values, widths, strict=True)]
+    return ["  ".join((p[n] if n < len(p) else "").ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip()
+            for n in range(max(len(p) for p in parts))]
 
 
 def to_tsv(data: Any, columns: Sequence[Column] | None = None, layout: TableLayout | None = None) -> str:

@@ -371,14 +371,16 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # The order is -o tsv's (scripts rely on it): new columns go at the end.
-STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Zone", "zone"),
-                  Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode", wide=True),
-                  Column("AssessmentMode", "assessmentMode", wide=True), Column("OsVersion", "osVersion"),
-                  Column("Track", "trackState"),
+# Too wide a default table first loses the assessment and installation details, then Hotpatch (Flags says
+# hotpatch-off) and Zone, then Flags.
+STATUS_COLUMNS = [Column("Name", "name", rank=2), Column("ResourceGroup", "resourceGroup", rank=2),
+                  Column("Zone", "zone", rank=1), Column("Hotpatch", "hotpatch", rank=1),
+                  Column("PatchMode", "patchMode", wide=True), Column("AssessmentMode", "assessmentMode", wide=True),
+                  Column("OsVersion", "osVersion", rank=2), Column("Track", "trackState", rank=2),
                   Column("LastAssessed", "assessed"), Column("Critical+Security", "critical"),
                   Column("Other", "other"), Column("RebootPending", "rebootPending"),
                   Column("LastInstall", "installed"), Column("InstallStatus", "installStatus"),
-                  Column("Flags", "flagList", wide=True), Column("Schedule", "scheduleList", wide=True),
+                  Column("Flags", "flagList", rank=2), Column("Schedule", "scheduleList", rank=3),
                   Column("Error", "errorMessage", wide=True), Column("Id", "id", wide=True)]
 
 

@@ -58,7 +58,7 @@ def test_report_json_has_findings_with_rule_ids_and_fixes(arm, hpctl):
 
 
 def test_report_flags_schedule_conflicts_and_vms_nothing_patches(arm, hpctl):
-    result = hpctl("report", "--format", "json", "--as-of", AS_OF, "--rule", "HP016,HP017,HP018")
+    result = hpctl("report", "-o", "json", "--as-of", AS_OF, "--rule", "HP016,HP017,HP018")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     findings = {(f["resourceName"], f["ruleId"]): f for f in doc["findings"]}
@@ -139,7 +139,7 @@ def test_report_on_a_misspelt_group_exits_3(arm, hpctl):
 
 
 def test_report_reads_each_os_version_form_and_hot_patch_status(arm, hpctl):
-    result = hpctl("report", "-g", "rg-agents", "--format", "json", "--as-of", AS_OF, "--instance-views")
+    result = hpctl("report", "-g", "rg-agents", "-o", "json", "--as-of", AS_OF, "--instance-views")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     tracks = {r["name"]: r["track"] for r in doc["resources"]}
@@ -160,13 +160,13 @@ def test_report_reads_each_os_version_form_and_hot_patch_status(arm, hpctl):
 
 
 def test_report_without_instance_views_cannot_see_hot_patch_status(arm, hpctl):
-    result = hpctl("report", "-g", "rg-agents", "-n", "gen1-01", "--format", "json", "--as-of", AS_OF)
+    result = hpctl("report", "-g", "rg-agents", "-n", "gen1-01", "-o", "json", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert not [f for f in json.loads(result.stdout)["findings"] if f["ruleId"] == "HP015"]
 
 
 def test_report_past_the_calendar_says_so(arm, hpctl):
-    result = hpctl("report", "-g", "rg-web", "--format", "json", "--as-of", "2026-12-05")
+    result = hpctl("report", "-g", "rg-web", "-o", "json", "--as-of", "2026-12-05")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("WARNING:") == 1 and "hpctl calendar refresh" in result.stderr
     doc = json.loads(result.stdout)

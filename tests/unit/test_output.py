@@ -94,3 +94,16 @@ def test_unknown_column_lists_the_known_ones():
     with pytest.raises(InputError, match=r"--columns Colour: no such column here; use any of Name, Id\."):
         to_table([{"name": "a"}], [Column("Name", "name"), Column("Id", "id", wide=True)],
                  TableLayout(only=("Colour",)))
+
+
+def test_long_text_wraps_in_its_cell_between_words():
+    from hpctl.output import TABLE_WIDTH, Column, TableLayout, to_table
+
+    message = "Virtualization-based security is not running; " * 4
+    table = to_table([{"level": "error", "message": message}],
+                     [Column("Level", "level"), Column("Message", "message", wrap=True)], TableLayout())
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= TABLE_WIDTH and len(lines) > 3
+    assert lines[2].startswith("error  Virtualization-based") and lines[3].startswith("       ")
+    assert " ".join(" ".join(line.split()[1:] if n == 0 else line.split()) for n, line in enumerate(lines[2:])) \
+        == message.strip()
