@@ -65,7 +65,8 @@ def _result_pages(conn: Connection, machine_ids: list[str]) -> list[list[dict[st
 def base_row(machine: dict[str, Any]) -> dict[str, Any]:
     """The columns every command shows first, as for a VM (image = the agent's osSku)."""
     f = arc_facts(machine)
-    return {"name": f.name, "resourceGroup": f.resource_group, "kind": "arc", "image": f.os_sku,
+    return {"id": machine.get("id"), "name": f.name, "resourceGroup": f.resource_group, "kind": "arc",
+            "image": f.os_sku,
             "eligible": f.eligible, "hotpatch": f.hotpatch, "patchMode": f.patch_mode, "flags": list(f.flags)}
 
 

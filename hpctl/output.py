@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
@@ -16,33 +17,102 @@ OUTPUT_FORMATS = ("json", "jsonc", "yaml", "table", "tsv", "none", "svg")
 PICTURE_FORMATS = ("svg",)
 
 
+# Default tables fit this many characters; wider ones drop their last columns (--wide shows them all).
+TABLE_WIDTH = 120
+
+
 @dataclass(frozen=True)
 class Column:
-    """One table column: its header and the JMESPath-free dotted path of the value in a row."""
+    """One table column: its header and the JMESPath-free dotted path of the value in a row. A wide column
+    (long text: ids, messages, patch lists) is left out of the default table and shown with --wide or
+    --columns. When a default table is too wide, columns give way by `rank` (lowest first), the last first
+    among equals; the order itself is -o tsv's, which scripts rely on."""
 
     header: str
     path: str
+    wide: bool = False
+    rank: int = 0
+    wrap: bool = False  # long text (a message) that wraps inside its cell rather than widen the table
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """--wide and --columns: which columns a table (and tsv) shows."""
+
+    wide: bool = False
+    only: tuple[str, ...] = ()  # headers or field names, as given to --columns
+
+
+# Set once per command from --wide/--columns (hpctl.cli.common), read by every table this command renders.
+table_layout: ContextVar[TableLayout] = ContextVar("table_layout", default=TableLayout())  # noqa: B039 - frozen
 
 
 def check_query(query: str | None) -> None:
-    """Reject a malformed --query before anything is sent to Azure."""
-    if query:
-        apply_query(None, query)
+    """Reject a malformed --query before anything is sent to Azure: syntax only (it is compiled, not run,
+    since functions such as length(@) or keys(@[0]) fail on data that isn't there yet)."""
+    _compile(query)
 
 
-def apply_query(data: Any, query: str | None) -> Any:
-    """Apply a JMESPath --query as az does, before formatting."""
+def _compile(query: str | None) -> Any:
     if not query:
-        return data
+        return None
     import jmespath  # imported here: --help must stay fast
     from jmespath.exceptions import JMESPathError
 
     try:
-        return jmespath.search(query, data)
+        expression = jmespath.compile(query)
     except JMESPathError as exc:
+        where = getattr(exc, "lex_position", None)
+        what = str(exc).splitlines()[0].rstrip(":")
         raise InputError(
-            f"--query {query!r} is not valid JMESPath: {str(exc).splitlines()[0]}",
-            hint="See https://jmespath.org/tutorial.html; e.g. --query \"[?status=='Failed'].name\".",
+            f"--query {query!r} is not valid JMESPath: {what}" + (f" at character {where + 1}." if where is not None
+                                                                   else ""),
+            hint=_QUERY_HINT,
+        ) from exc
+    unknown = sorted(_function_names(expression.parsed) - set(_known_functions()))
+    if unknown:
+        raise InputError(f"--query {query!r} calls {', '.join(f + '()' for f in unknown)}, which JMESPath doesn't "
+                         "have.", hint=_QUERY_HINT)
+    return expression
+
+
+_QUERY_HINT = "See https://jmespath.org/tutorial.html; e.g. --query \"[?status=='Failed'].name\"."
+
+
+def _known_functions() -> Any:
+    from jmespath.functions import Functions
+
+    return Functions.FUNCTION_TABLE
+
+
+def _function_names(node: Any) -> set[str]:
+    """Every function a parsed JMESPath expression calls (jmespath itself only finds out when it runs)."""
+    names: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("type") == "function_expression":
+            names.add(node["value"])
+        for child in node.get("children", []):
+            names |= _function_names(child)
+    return names
+
+
+def apply_query(data: Any, query: str | None) -> Any:
+    """Apply a JMESPath --query as az does, before formatting."""
+    expression = _compile(query)
+    if expression is None:
+        return data
+    from jmespath.exceptions import JMESPathError, JMESPathTypeError
+
+    try:
+        return expression.search(data)
+    except JMESPathError as exc:
+        # Valid syntax that doesn't fit this result (e.g. abs() of a list); the value itself stays out of the
+        # message, which would otherwise print the whole result on one line.
+        what = (f"{exc.function_name}() expects {' or '.join(exc.expected_types)}, got {exc.actual_type}"
+                if isinstance(exc, JMESPathTypeError) else str(exc).splitlines()[0])
+        raise InputError(
+            f"--query {query!r} can't be applied to this result: {what}.",
+            hint="Run without --query (-o json) to see the result's shape.",
         ) from exc
 
 
@@ -84,29 +154,71 @@ def _auto_columns(rows: Sequence[Any]) -> list[Column]:
     return [Column(k[:1].upper() + k[1:], k) for k in keys]
 
 
-def to_table(data: Any, columns: Sequence[Column] | None = None) -> str:
+def _chosen(columns: Sequence[Column], layout: TableLayout) -> list[Column]:
+    """The columns --columns names (by header or field, any case), all with --wide, else the default ones."""
+    if layout.only:
+        by_name = {name.lower(): c for c in columns for name in (c.header, c.path, c.path.split(".")[-1])}
+        unknown = [n for n in layout.only if n.lower() not in by_name]
+        if unknown:
+            raise InputError(f"--columns {', '.join(unknown)}: no such column here; use any of "
+                             f"{', '.join(c.header for c in columns)}.")
+        return [by_name[n.lower()] for n in layout.only]
+    return list(columns) if layout.wide else [c for c in columns if not c.wide]
+
+
+def to_table(data: Any, columns: Sequence[Column] | None = None, layout: TableLayout | None = None) -> str:
     """Plain aligned text table (no colour, so it is stable in logs and tests)."""
+    layout = layout or table_layout.get()
     rows = _rows(data)
     if rows and not isinstance(rows[0], dict):
         return "\n".join(_cell(r) for r in rows) + "\n"
-    cols = list(columns) if columns else _auto_columns(rows)
+    cols = _chosen(columns or _auto_columns(rows), layout)
     if not cols:
         return ""
     cells = [[_cell(_dig(r, c.path)) for c in cols] for r in rows]
     widths = [max([len(c.header)] + [len(line[i]) for line in cells]) for i, c in enumerate(cols)]
+    if not layout.wide and not layout.only:
+        # The default view fits TABLE_WIDTH: long text wraps in its cell (down to MIN_WRAP), then the least
+        # important columns give way.
+        while len(cols) > 1 and (excess := sum(widths) + 2 * (len(widths) - 1) - TABLE_WIDTH) > 0:
+            wrapping = [i for i, c in enumerate(cols) if c.wrap and widths[i] > MIN_WRAP]
+            if wrapping:
+                widths[wrapping[0]] = max(MIN_WRAP, widths[wrapping[0]] - excess)
+                continue
+            drop = min(range(len(cols)), key=lambda i: (cols[i].rank, -i))
+            cols, widths = cols[:drop] + cols[drop + 1:], widths[:drop] + widths[drop + 1:]
+            cells = [line[:drop] + line[drop + 1:] for line in cells]
     out = ["  ".join(c.header.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()]
     out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells]
+    for line in cells:
+        out += _row_lines(line, widths)
     return "\n".join(out) + "\n"
 
 
-def to_tsv(data: Any, columns: Sequence[Column] | None = None) -> str:
-    """Tab-separated values without headers, az's scripting format."""
+# A wrapped column keeps at least this many characters a line.
+MIN_WRAP = 16
+
+
+def _row_lines(values: list[str], widths: list[int]) -> list[str]:
+    """One table row: a cell longer than its column wraps between words onto the following lines."""
+    import textwrap
+
+    parts = [textwrap.wrap(v, w, break_on_hyphens=False) or [""] if len(v) > w else [v]
+             for v, w in zip(values, widths, strict=True)]
+    return ["  ".join((p[n] if n < len(p) else "").ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip()
+            for n in range(max(len(p) for p in parts))]
+
+
+def to_tsv(data: Any, columns: Sequence[Column] | None = None, layout: TableLayout | None = None) -> str:
+    """Tab-separated values without headers, az's scripting format: every column (scripts rely on their
+    order), or those --columns names."""
+    layout = layout or table_layout.get()
     rows = _rows(data)
     lines = []
     for row in rows:
         if isinstance(row, dict):
-            cols = list(columns) if columns else _auto_columns([row])
+            cols = columns or _auto_columns([row])
+            cols = _chosen(cols, layout) if layout.only else list(cols)
             lines.append("\t".join(_cell(_dig(row, c.path)) for c in cols))
         elif isinstance(row, (list, tuple)):
             lines.append("\t".join(_cell(v) for v in row))
@@ -279,7 +391,9 @@ def render(
     if output == "yaml":
         text = to_yaml(data)
     elif output == "table":
-        text = to_table(data, columns)
+        layout = table_layout.get()
+        # A --query projection is the user's own choice of fields: shown whole, never cut to fit.
+        text = to_table(data, columns, TableLayout(wide=True, only=layout.only) if query else layout)
     else:
         text = to_tsv(data, columns)
     stream.write(text)

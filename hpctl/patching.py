@@ -32,6 +32,11 @@ class Target:
     vm: dict[str, Any] | None = None
     error: BaseException | None = None
     kind: str = VM_KIND  # "vm" (Microsoft.Compute) or "arc" (Microsoft.HybridCompute)
+    id: str = ""  # the resource id (so every row can feed --ids), known even when it couldn't be read
+
+    def row(self) -> dict[str, Any]:
+        """The keys every row about this VM or machine starts with."""
+        return {"id": self.id, "name": self.name, "resourceGroup": self.resource_group, "kind": self.kind}
 
 
 @dataclass
@@ -85,17 +90,18 @@ def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = 
         targets = []
         for o in outcomes:
             kind, model = o.value if o.value is not None else (o.target.kind, None)
-            targets.append(Target(o.target.resource_group, o.target.name, vm=model, error=o.error,
-                                  kind=ARC_KIND if kind == ARC_KIND else VM_KIND))
+            kind = ARC_KIND if kind == ARC_KIND else VM_KIND
+            targets.append(Target(o.target.resource_group, o.target.name, vm=model, error=o.error, kind=kind,
+                                  id=(model or {}).get("id") or o.target.resource_id(conn.subscription_id, kind)))
         return [t for t in targets if t.vm is None or spec.matches_tags(t.vm.get("tags"))]
     targets = []
     if spec.includes(VM_KIND):
         vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
         vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
         vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
-        targets += [Target(resource_group_of(vm["id"]), vm["name"], vm=vm) for vm in vms]
+        targets += [Target(resource_group_of(vm["id"]), vm["name"], vm=vm, id=vm["id"]) for vm in vms]
     if spec.includes(ARC_KIND):
-        targets += [Target(resource_group_of(m["id"]), m["name"], vm=m, kind=ARC_KIND)
+        targets += [Target(resource_group_of(m["id"]), m["name"], vm=m, kind=ARC_KIND, id=m.get("id", ""))
                     for m in arc_machines.list_in_scope(conn, spec)]
     return targets
 
@@ -103,7 +109,7 @@ def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = 
 def base_row(target: Target) -> dict[str, Any]:
     if target.kind == ARC_KIND and target.vm:
         return arc_machines.base_row(target.vm)
-    row: dict[str, Any] = {"name": target.name, "resourceGroup": target.resource_group, "kind": target.kind}
+    row: dict[str, Any] = target.row()
     if target.vm:
         facts = vm_facts(target.vm)
         row.update({
@@ -172,8 +178,7 @@ def status(conn: Connection, spec: TargetSpec, *, today: date,
     result = FleetResult()
     for target in targets:
         if target.error is not None:
-            row = {"name": target.name, "resourceGroup": target.resource_group, "kind": target.kind,
-                   "error": error_dict(target.error)}
+            row = {**target.row(), "error": error_dict(target.error)}
             result.failed.append(row)
             if len(targets) == 1:
                 result.single_error = as_error(target.error)

@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from hpctl.core.hotpatch_settings import HotpatchPlan, plan_enable_hotpatch
@@ -24,8 +25,14 @@ NETWORK_API_VERSION = "2023-11-01"
 
 
 def load_template(name: str) -> dict[str, Any]:
-    """A template from templates/ (shipped in the package as hpctl/templates)."""
-    return json.loads(resources.files("hpctl.templates").joinpath(name).read_text())
+    """A template from templates/: the package hpctl.templates of an installed wheel (pyproject's package-dir)
+    or, in a source checkout that is imported ahead of the wheel (`python -m pytest` and `python -m hpctl` run
+    from the checkout put it first on sys.path), the top-level folder itself."""
+    try:
+        folder: Any = resources.files("hpctl.templates")
+    except ModuleNotFoundError:
+        folder = Path(__file__).resolve().parents[1] / "templates"
+    return json.loads(folder.joinpath(name).read_text())
 
 
 def deployment_name(kind: str, resource: str) -> str:

@@ -217,8 +217,8 @@ def pending_restarts(targets: list[Target], journal: Journal | None) -> tuple[li
                 journal.entries if journal else {})):
             pending.append(target)
         else:
-            left.append({"name": target.name, "resourceGroup": target.resource_group, "outcome": NOTHING_PENDING,
-                         "wave": None, "error": error_dict(target.error) if target.error else None})
+            left.append({**target.row(), "outcome": NOTHING_PENDING, "wave": None,
+                         "error": error_dict(target.error) if target.error else None})
     return pending, left
 
 

@@ -610,7 +610,7 @@ def test_defaults_run_one_report_on_the_job_subscription(tmp_path: Path) -> None
     out = tmp_path / "runner" / "hotpatch-compliance"
     assert sim.argv("assess") == []
     assert sim.argv("report") == [[
-        "report", "--assessment-max-age=3", "--pending-max-age=7", "--fail-on=high", "--format=table",
+        "report", "--assessment-max-age=3", "--pending-max-age=7", "--fail-on=high", "--output=table",
         f"--json-file={out}/hotpatch-compliance.json", f"--junit-file={out}/hotpatch-compliance.xml",
         f"--markdown-file={out}/hotpatch-compliance.md",
     ]]
@@ -998,7 +998,7 @@ def test_sandbox_defaults_fail_the_job_on_high_findings(tmp_path: Path, fleet_sa
     assert sim.summary == Path(sim.outputs["report"]["markdown-file"]).read_text()
     out = Path(sim.outputs["report"]["report-dir"])
     assert sim.argv("report") == [[
-        "report", "--assessment-max-age=3", "--pending-max-age=7", "--fail-on=high", "--format=table",
+        "report", "--assessment-max-age=3", "--pending-max-age=7", "--fail-on=high", "--output=table",
         f"--json-file={out}/hotpatch-compliance.json", f"--junit-file={out}/hotpatch-compliance.xml",
         f"--markdown-file={out}/hotpatch-compliance.md"]]
     changes = [r for r in fleet_sandbox.requests()

@@ -5,24 +5,28 @@ from __future__ import annotations
 import typer
 
 from hpctl import __version__
-from hpctl.cli import arc, calendar, compliance, images, local, patch, rollback, sandbox, templates, vm, vmss
+from hpctl.cli import arc, calendar, compliance, configure, images, local, patch, rollback, sandbox, templates, vm, vmss
 from hpctl.cli.common import (
     ROOT_OPTIONS,
     CloudOpt,
+    ColumnsOpt,
     DebugOpt,
+    HpctlGroup,
     OnlyErrorsOpt,
     OutputOpt,
     QueryOpt,
     SubscriptionOpt,
     VerboseOpt,
+    WideOpt,
 )
 
 app = typer.Typer(
     name="hpctl",
+    cls=HpctlGroup,
     help="Run Azure Hotpatch for Windows Server Datacenter: Azure Edition VMs: eligible images, "
     "patch assessments and installs across fleets, compliance.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     # Locals in tracebacks could hold tokens; a scheduled CI job prints its logs.
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -45,6 +49,8 @@ def root(
     debug: DebugOpt = False,
     only_show_errors: OnlyErrorsOpt = False,
     cloud: CloudOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """hpctl: Azure Hotpatch for Windows Server Azure Edition VMs, from the command line and CI.
@@ -59,7 +65,7 @@ def root(
     """
     ROOT_OPTIONS.clear()
     ROOT_OPTIONS.update(subscription=subscription, output=output, query=query, verbose=verbose, debug=debug,
-                        only_show_errors=only_show_errors, cloud=cloud)
+                        only_show_errors=only_show_errors, cloud=cloud, wide=wide, columns=columns)
 
 
 app.add_typer(images.app, name="images")
@@ -76,9 +82,11 @@ app.command("restart")(rollback.restart)
 app.add_typer(calendar.app, name="calendar")
 app.command("history")(compliance.history)
 app.command("report")(compliance.report)
+app.command("configure")(configure.configure)
 app.add_typer(sandbox.app, name="sandbox")
 app.command("demo")(sandbox.demo)
 
 
 def main() -> None:
-    app()
+    # One program name however it was started (hpctl, python -m hpctl): help and completion say hpctl.
+    app(prog_name="hpctl")

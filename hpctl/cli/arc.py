@@ -8,18 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import GroupOpt, command, info, settings
+from hpctl.cli.common import GroupOpt, HpctlGroup, command, info, settings
 from hpctl.cli.confirm import YesOpt
 from hpctl.cli.patch import InFlightOpt
 from hpctl.cli.patch import _finish as finish_fleet
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="Azure Arc machines: hotpatch enrollment (Windows Server 2025 Standard/Datacenter).",
-                  no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, no_args_is_help=True,
+                  help="Azure Arc machines: hotpatch enrollment (Windows Server 2025 Standard/Datacenter).")
 
 COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Outcome", "outcome"),
-           Column("License", "license"), Column("EnrollmentDate", "enrolled"), Column("Reason", "why")]
+           Column("License", "license"), Column("EnrollmentDate", "enrolled"), Column("Reason", "why", wrap=True),
+           Column("Id", "id", wide=True)]
 
 
 def _table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import command, draws_pictures, settings, warn_if_stale
+from hpctl.cli.common import HpctlGroup, command, draws_pictures, settings, warn_if_stale
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
@@ -23,7 +23,7 @@ CalendarFileOpt = Annotated[Path | None, typer.Option(
          "`hpctl calendar refresh` wrote one, else the built-in calendar).")]
 
 # The callback's docstring (with its examples) is the group's help.
-app = typer.Typer(rich_markup_mode=None)
+app = typer.Typer(cls=HpctlGroup, rich_markup_mode=None)
 
 
 @app.callback(invoke_without_command=True)

@@ -8,15 +8,17 @@ import logging
 import os
 import sys
 import traceback
-import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from hpctl.errors import EXIT_AZURE_FAILED, HpctlError, InputError
-from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, check_query
+from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, TableLayout, check_query, table_layout
 
 CLOUDS = ("AzureCloud", "AzureUSGovernment", "AzureChinaCloud", "sandbox")
 
@@ -35,6 +37,7 @@ class Settings:
     only_show_errors: bool = False
     cloud: str = "AzureCloud"
     output_given: bool = False  # -o or $AZURE_CORE_OUTPUT was given (else commands may pick their own default)
+    subscription_source: str = "none given"  # which of -s, the environment or the defaults chose it (--verbose)
 
 
 # Set once per invocation by the wrapper; commands read it through settings().
@@ -54,8 +57,9 @@ SubscriptionOpt = Annotated[
 ]
 OutputOpt = Annotated[
     str | None,
-    typer.Option("--output", "-o", metavar="FORMAT",
-                 help="Output format: json, jsonc, yaml, table, tsv, none (svg: calendar).", show_default=False),
+    typer.Option("--output", "-o", metavar="FORMAT", show_default=False,
+                 help="Output format: json (the default, or $AZURE_CORE_OUTPUT), jsonc, yaml, table, tsv, none; "
+                 "calendar also draws svg, report also writes markdown and junit."),
 ]
 QueryOpt = Annotated[str | None, typer.Option("--query", metavar="JMESPATH",
                                               help="JMESPath query applied to the output.")]
@@ -64,6 +68,11 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Log HTTP traffic, reque
 OnlyErrorsOpt = Annotated[
     bool, typer.Option("--only-show-errors", help="Only show errors on stderr, no warnings or progress.")
 ]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Tables show every column (by default those that fit "
+                                      "120 characters; ids, messages and patch lists are left out).")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", metavar="COL[,COL]", help="Tables and tsv show these columns, by header or field name "
+    "(e.g. Name,Id).")]
 CloudOpt = Annotated[
     str | None,
     typer.Option("--cloud", metavar="CLOUD", help="AzureCloud, AzureUSGovernment, AzureChinaCloud or sandbox "
@@ -79,6 +88,8 @@ _COMMON = [
     inspect.Parameter("only_show_errors", inspect.Parameter.KEYWORD_ONLY, default=False,
                       annotation=OnlyErrorsOpt),
     inspect.Parameter("cloud", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=CloudOpt),
+    inspect.Parameter("wide", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=WideOpt),
+    inspect.Parameter("columns", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ColumnsOpt),
 ]
 COMMON_NAMES = tuple(p.name for p in _COMMON)
 
@@ -107,8 +118,18 @@ def resolve(root: dict[str, Any], local: dict[str, Any], extra_outputs: tuple[st
     if match is None:
         raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(CLOUDS)}.")
     check_query(pick("query"))
+    columns = tuple(c.strip() for c in (pick("columns") or "").split(",") if c.strip())
+    if pick("columns") is not None and not columns:
+        raise InputError("--columns is empty; name the columns to show, e.g. --columns Name,Id.")
+    if columns and pick("wide"):
+        raise InputError("--wide shows every column and --columns only some; give one of them.")
+    table_layout.set(TableLayout(wide=bool(pick("wide")), only=columns))
+    from hpctl.defaults import choose_subscription
+
+    subscription, source = choose_subscription(pick("subscription"), match)
     return Settings(
-        subscription=pick("subscription") or os.environ.get("AZURE_SUBSCRIPTION_ID") or None,
+        subscription=subscription,
+        subscription_source=source,
         output=output,
         query=pick("query"),
         verbose=bool(pick("verbose")),
@@ -201,13 +222,24 @@ def extra_outputs(*formats: str) -> Callable[[F], F]:
     return mark
 
 
+def _default_group(kwargs: dict[str, Any]) -> None:
+    """-g from `hpctl configure --defaults group=…` where a command takes -g and none (nor --ids) was given."""
+    if "resource_group" not in kwargs or kwargs["resource_group"] is not None or kwargs.get("ids"):
+        return
+    from hpctl.defaults import config_path, read_defaults
+
+    group = read_defaults().get("group")
+    if group:
+        log.info("Resource group: %s (from hpctl configure --defaults, %s).", group, config_path())
+        kwargs["resource_group"] = group
+
+
 def command(fn: F) -> F:
     """Give a command the common options (after the subcommand too) and the central error handling."""
     # Resolve string annotations (from __future__ import annotations) so Typer sees the Option metadata.
-    hints = typing.get_type_hints(fn, include_extras=True)
-    sig = inspect.signature(fn)
-    sig = sig.replace(parameters=[p.replace(annotation=hints.get(p.name, p.annotation))
-                                  for p in sig.parameters.values()], return_annotation=inspect.Signature.empty)
+    # Not typing.get_type_hints: before 3.11 it wraps `Annotated[..., Option()] = None` in Optional[...],
+    # which hides the Option from Typer (the option vanishes). eval_str keeps each annotation as written.
+    sig = inspect.signature(fn, eval_str=True).replace(return_annotation=inspect.Signature.empty)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -220,6 +252,8 @@ def command(fn: F) -> F:
                 # Refused before the command runs: a write must not happen only to fail at rendering.
                 raise InputError(f"--output {_current.output} draws a picture, which only `hpctl calendar "
                                  "--picture` has; use json, jsonc, yaml, table, tsv or none here.")
+            log.info("Subscription: %s (from %s).", _current.subscription or "none", _current.subscription_source)
+            _default_group(kwargs)
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
@@ -232,12 +266,99 @@ def command(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Options that take several values after one flag, as az's do (`--ids A B C`); Click takes one per flag.
+MULTI_VALUE_OPTIONS = ("--ids", "--defaults")
+
+
+def expand_multi_values(args: list[str]) -> list[str]:
+    """`--ids A B C` becomes `--ids A --ids B --ids C`: every word after the flag up to the next option."""
+    out: list[str] = []
+    current: str | None = None  # the multi-value flag whose values are being read
+    taken = 0  # how many values it has had
+    for arg in args:
+        if current is not None and (arg == "--" or (arg.startswith("-") and arg != "-")):
+            if taken == 0:
+                out.append(current)  # no value: let Click say the option needs one
+            current = None
+        if current is not None:
+            out += [current, arg]
+            taken += 1
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in MULTI_VALUE_OPTIONS and arg.startswith("--"):
+            current, taken = flag, 0
+            if "=" in arg:
+                out += [flag, arg.split("=", 1)[1]]
+                taken = 1
+            continue
+        out.append(arg)
+    if current is not None and taken == 0:
+        out.append(current)
+    return out
+
+
+@contextmanager
+def _whole_words() -> Iterator[None]:
+    # Click wraps help with textwrap's default break_on_hyphens, which splits --reboot-setting and
+    # 2026-06-09 across lines; help must wrap only between words. click.formatting.wrap_text looks its
+    # TextWrapper up in click._textwrap on each call, so a variant is put there while help is written.
+    from click import _textwrap
+
+    original = _textwrap.TextWrapper
+
+    class WholeWords(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "break_on_hyphens": False})
+
+    _textwrap.TextWrapper = WholeWords  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        _textwrap.TextWrapper = original  # type: ignore[misc]
+
+
+class HelpFormatter(click.HelpFormatter):
+    """Click's plain help layout, wrapped between words only, without Typer's Rich escapes (`\\[required]`)."""
+
+    def write_text(self, text: str) -> None:
+        with _whole_words():
+            super().write_text(text)
+
+    def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
+        # Typer escapes "[" for Rich even when Rich markup is off; this help is plain text.
+        rows = [(term, text.replace("\\[", "[")) for term, text in rows]
+        with _whole_words():
+            super().write_dl(rows, col_max, col_spacing)
+
+
+class HpctlGroup(TyperGroup):
+    """hpctl's command groups: az's space-separated multi-value options are read before Click parses them,
+    and the command list shows each command's whole first sentence (Click cuts it to fit with "...")."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_multi_values(args))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+# Every help screen (root, groups, commands) is laid out by HelpFormatter.
+click.Context.formatter_class = HelpFormatter
+
 
 # Target selection shared by assess, install, status (and later report/history).
 NameOpt = Annotated[list[str] | None, typer.Option("--name", "-n", metavar="VM",
                                                    help="VM name (repeatable); needs -g.")]
 GroupOpt = Annotated[str | None, typer.Option("--resource-group", "-g", metavar="GROUP", help="Resource group.")]
-IdsOpt = Annotated[list[str] | None, typer.Option("--ids", metavar="ID", help="VM resource ids (repeatable).")]
+IdsOpt = Annotated[list[str] | None, typer.Option("--ids", metavar="ID", help="VM resource ids (space-separated "
+                                                  "or repeated), e.g. from --query \"[].id\" -o tsv.")]
 TagOpt = Annotated[list[str] | None, typer.Option("--tag", metavar="KEY[=VALUE]",
                                                    help="Only VMs with this tag (repeatable; all must match).")]
 KindOpt = Annotated[str | None, typer.Option(

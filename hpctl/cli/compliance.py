@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TextIO
 
 import typer
 
-from hpctl.cli.common import GroupOpt, IdsOpt, KindOpt, NameOpt, TagOpt, command, settings
+from hpctl.cli.common import GroupOpt, IdsOpt, KindOpt, NameOpt, TagOpt, command, extra_outputs, settings, warn
 from hpctl.errors import InputError
-from hpctl.output import Column, render
+from hpctl.output import OUTPUT_FORMATS, PICTURE_FORMATS, Column, render
 
 SubscriptionsOpt = Annotated[list[str] | None, typer.Option(
     "--subscriptions", metavar="ID[,ID]", help="Subscriptions to read (comma-separated or repeated; default: "
@@ -27,35 +28,35 @@ def graph_scope(name: list[str] | None, resource_group: str | None, ids: list[st
 
     spec = parse_targets(name or [], resource_group, ids or [], tag or [], kind)
     s = settings()
-    subs = [check_subscription(x) for item in subscriptions or [] for x in item.split(",") if x.strip()]
+    subs = [check_subscription(x, "--subscriptions") for item in subscriptions or [] for x in item.split(",")
+            if x.strip()]
     if all_subscriptions and (subs or s.subscription and subscriptions):
         raise InputError("--all-subscriptions reads every subscription; drop --subscriptions.")
-    if not all_subscriptions and not subs:
-        if s.subscription:
-            subs = [check_subscription(s.subscription)]
-        elif not spec.subscriptions:
-            if s.cloud != "sandbox":
-                raise InputError("No subscription given: pass --subscriptions ID[,ID], -s ID, --all-subscriptions, "
-                                 "or set AZURE_SUBSCRIPTION_ID.")
-    conn = connect(s.cloud, subs[0] if subs else None, require_subscription=False)
-    if not all_subscriptions and not subs and s.cloud == "sandbox":
+    own = not all_subscriptions and not subs
+    if own and not s.subscription and not spec.subscriptions and s.cloud != "sandbox":
+        raise InputError("No subscription given: pass --subscriptions ID[,ID], -s ID, --all-subscriptions, set "
+                         "AZURE_SUBSCRIPTION_ID, or `hpctl configure --defaults subscription=ID`.")
+    conn = connect(s.cloud, subs[0] if subs else s.subscription if own else None, require_subscription=False)
+    if own and (s.subscription or s.cloud == "sandbox"):
         subs = [conn.subscription_id]
     return conn, scope_of(spec, None if all_subscriptions else subs)
 
 
+# The order is -o tsv's (scripts rely on it): new columns go at the end.
 HISTORY_COLUMNS = [Column("VM", "vm"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
                    Column("Time", "time"), Column("Status", "status"), Column("Critical+Security", "critical"),
                    Column("Other", "other"), Column("Installed", "installedPatchCount"),
                    Column("Failed", "failedPatchCount"), Column("Reboot", "reboot"), Column("StartedBy", "startedBy"),
-                   Column("Machine", "machineKind"),
-                   Column("Errors", "errorList")]
+                   Column("Errors", "errorList", wide=True), Column("Id", "id", wide=True),
+                   Column("Machine", "machineKind", rank=1)]
 
 
 def _history_table(vms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for vm in vms:
         for e in vm["events"]:
-            rows.append({**e, "vm": vm["vm"], "resourceGroup": vm["resourceGroup"], "machineKind": vm.get("kind"),
+            rows.append({**e, "vm": vm["vm"], "id": vm["id"], "resourceGroup": vm["resourceGroup"],
+                         "machineKind": vm.get("kind"),
                          "critical": e.get("criticalAndSecurityPatchCount"), "other": e.get("otherPatchCount"),
                          "reboot": e.get("rebootStatus") or ("pending" if e.get("rebootPending") else None),
                          "errorList": "; ".join(f"{x['code']}: {x['message']}" for x in e.get("errors") or [])})
@@ -99,10 +100,12 @@ def history(
     render(result["vms"], s.output, s.query, columns=HISTORY_COLUMNS, table_view=_history_table)
 
 
-REPORT_FORMATS = ("table", "json", "markdown", "junit")
+# Formats only report writes, beside every command's -o formats.
+REPORT_FORMATS = ("markdown", "junit")
 REPORT_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
                   Column("Compliant", "compliant"), Column("Worst", "worstSeverity"), Column("Findings", "findings"),
-                  Column("Track", "track"), Column("NextReboot", "nextReboot"), Column("Schedule", "schedule")]
+                  Column("Track", "track"), Column("NextReboot", "nextReboot"), Column("Schedule", "schedule"),
+                  Column("Id", "id", wide=True)]
 
 
 def _write(path: Any, text: str | Callable[[TextIO], None]) -> None:
@@ -128,6 +131,7 @@ def _write_json(path: Any, document: Any) -> None:
 
 
 @command
+@extra_outputs(*REPORT_FORMATS)
 def report(
     name: NameOpt = None,
     resource_group: GroupOpt = None,
@@ -136,10 +140,10 @@ def report(
     kind: KindOpt = None,
     subscriptions: SubscriptionsOpt = None,
     all_subscriptions: AllSubscriptionsOpt = False,
-    fmt: Annotated[str | None, typer.Option("--format", metavar="FORMAT", show_default=False,
-                                            help="table (default), json, markdown or junit.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", metavar="FORMAT", show_default=False, hidden=True,
+                                            help="Deprecated: use -o.")] = None,
     output_file: Annotated[str | None, typer.Option("--output-file", metavar="FILE",
-                                                    help="Write the --format output here, not to stdout.")] = None,
+                                                    help="Write the -o output here, not to stdout.")] = None,
     json_file: Annotated[str | None, typer.Option("--json-file", metavar="FILE", help="Also write JSON here.")] = None,
     markdown_file: Annotated[str | None, typer.Option("--markdown-file", metavar="FILE",
                                                       help="Also write Markdown here.")] = None,
@@ -167,14 +171,17 @@ def report(
 
     A summary first (VMs checked, compliant, findings by severity, next reboot), then each finding with its
     fix. Arc machines (Azure Local VMs too) get the enrollment, VBS and agent rules (HP020-HP023) and the
-    patch-result rules. Markdown fits a GitHub job summary; JUnit makes each machine a test case. Exit 5
-    only with --fail-on.
+    patch-result rules. Without -o a table (the summary on stderr); -o json, jsonc, yaml, tsv and none as
+    everywhere, with --query on the JSON document; -o markdown fits a GitHub job summary; -o junit makes each
+    VM or machine a test case. Exit 5 only with --fail-on.
 
     Example:
 
         hpctl report -g rg-web
 
-        hpctl report --all-subscriptions --format markdown --fail-on high
+        hpctl report --query summary -o yaml
+
+        hpctl report --all-subscriptions -o markdown --fail-on high
 
         hpctl report --kind arc --rule arc-not-enrolled
     """
@@ -189,15 +196,18 @@ def report(
     from hpctl.fleet_reads import compliance_report
 
     s = settings()
-    # A report is read by people first: table unless --format or -o asks for something else.
     if fmt:
-        chosen = fmt.lower()
-    elif s.output_given and s.output in ("json", "jsonc", "yaml"):
-        chosen = "json"
-    else:
-        chosen = "table"
-    if chosen not in REPORT_FORMATS:
-        raise InputError(f"--format {fmt!r} is not a report format; use one of {', '.join(REPORT_FORMATS)}.")
+        # --format predates -o for report; it is kept as an alias so old scripts keep working.
+        if s.output_given and s.output != fmt.lower():
+            raise InputError(f"--format {fmt} and -o {s.output} disagree; drop --format (it is now -o).")
+        known = (*(f for f in OUTPUT_FORMATS if f not in PICTURE_FORMATS), *REPORT_FORMATS)
+        if fmt.lower() not in known:
+            raise InputError(f"--format {fmt!r} is not a report format; use -o with one of {', '.join(known)}.")
+        warn(f"--format is deprecated; use -o {fmt.lower()}.")
+    # A report is read by people first: a table unless -o (or --format) asks for something else.
+    chosen = fmt.lower() if fmt else s.output if s.output_given else "table"
+    if chosen in REPORT_FORMATS and s.query:
+        raise InputError(f"--query selects from the JSON document; it doesn't apply to -o {chosen}.")
     threshold = parse_severity(fail_on) if fail_on else None
     cfg = load_report_config(config) if config else ReportConfig()
     overrides: dict[str, Any] = {}
@@ -233,36 +243,40 @@ def report(
         _write(markdown_file, formats.to_markdown(result, fail_on=threshold, calendar=calendar))
     if junit_file:
         _write(junit_file, formats.to_junit(result, fail_on=threshold or "low"))
-    if chosen in ("markdown", "junit"):
+    def emit(out: TextIO) -> None:
+        _emit_report(result, document, chosen, s.query, threshold, calendar, out)
+
+    if output_file:
+        _write(output_file, emit)
+    else:
+        emit(sys.stdout)
+        sys.stdout.flush()
+    if result.exceeds(threshold):
+        findings, resources = result.at_or_above(threshold)
+        raise NonCompliantError(
+            f"Non-compliant: {findings} finding(s) at or above --fail-on {threshold} on {resources} of "
+            f"{result.summary.resources_checked} resource(s).",
+            hint="Each finding lists its fix; `hpctl report -o markdown` shows them grouped by severity.")
+
+
+def _emit_report(result: Any, document: dict[str, Any], chosen: str, query: str | None, threshold: str | None,
+                 calendar: Any, out: TextIO) -> None:
+    """Write the report in one -o format: markdown and junit from the report, the rest through the one renderer
+    (the JSON document, streamed; or for table/tsv without --query one row per resource after a summary on
+    stderr)."""
+    from hpctl.core import report_formats as formats
+
+    if chosen in REPORT_FORMATS:
         text = (formats.to_markdown(result, fail_on=threshold, calendar=calendar) if chosen == "markdown"
                 else formats.to_junit(result, fail_on=threshold or "low"))
-        if output_file:
-            _write(output_file, text)
-        else:
-            print(text, end="" if text.endswith("\n") else "\n")
-    elif output_file and chosen == "json":
-        _write_json(output_file, document)
-    elif output_file:
-        _write(output_file, _table_text(result))
-    elif chosen == "json":
-        render(document, s.output if s.output in ("yaml", "jsonc", "none") else "json", s.query)
-    elif not (s.output_given and s.output == "none"):
+        out.write(text if text.endswith("\n") else text + "\n")
+    elif chosen in ("table", "tsv") and not query:
         _summary_to_stderr(result)
-        render(formats.to_table_rows(result), "tsv" if s.output == "tsv" else "table", s.query,
-               columns=REPORT_COLUMNS)
-    if result.exceeds(threshold):
-        worst = result.summary.worst_severity
-        raise NonCompliantError(
-            f"Non-compliant: {result.summary.findings_by_severity.get(worst, 0)} {worst} finding(s) at or above "
-            f"--fail-on {threshold} across {result.summary.non_compliant} resource(s).",
-            hint="Each finding lists its fix; `hpctl report --format markdown` shows them grouped by severity.")
+        render(formats.to_table_rows(result), chosen, None, columns=REPORT_COLUMNS, stream=out)
+    else:
+        render(document, chosen, query, stream=out)
 
 
-def _table_text(result: Any) -> str:
-    from hpctl.core.report_formats import to_table_rows
-    from hpctl.output import to_table
-
-    return to_table(to_table_rows(result), REPORT_COLUMNS)
 
 
 def _summary_to_stderr(result: Any) -> None:

@@ -7,14 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import command, info, settings
+from hpctl.cli.common import HpctlGroup, command, info, settings
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="Hotpatch-eligible images.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="Hotpatch-eligible images.", no_args_is_help=True)
 
 LIST_COLUMNS = [Column("Sku", "sku"), Column("OS", "osVersion"), Column("Edition", "edition"),
-                Column("Disk", "disk"), Column("Urn", "urn")]
+                Column("Disk", "disk"), Column("Urn", "urn", wide=True)]
+CHECK_COLUMNS = [Column("Sku", "sku"), Column("Version", "version"), Column("Eligible", "eligible"),
+                 Column("Location", "location"), Column("LatestVersion", "latestVersion"),
+                 Column("Publisher", "publisher", wide=True), Column("Offer", "offer", wide=True),
+                 Column("Reason", "reason", wide=True)]
 
 
 @app.command("list")
@@ -80,7 +84,7 @@ def check(
         row.update(_regional_check(location, ref))
     s = settings()
     info(verdict.reason)
-    render(row, s.output, s.query)
+    render(row, s.output, s.query, columns=CHECK_COLUMNS)
 
 
 def _regional_check(location: str, ref: Any) -> dict[str, Any]:

@@ -7,20 +7,21 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import command, extra_outputs, settings
+from hpctl.cli.common import HpctlGroup, command, extra_outputs, settings
 from hpctl.errors import NonCompliantError
 from hpctl.output import Column, render, write_document
 
-app = typer.Typer(help="Azure Local guests without Arc: Windows Update client settings for hotpatch, and a check.",
-                  no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, no_args_is_help=True,
+                  help="Azure Local guests without Arc: Windows Update client settings for hotpatch, and a check.")
 
 OsOpt = Annotated[str, typer.Option("--os", metavar="2022|2025", show_default=False,
                                     help="Windows Server Datacenter: Azure Edition version of the guest.")]
 
 SETTING_COLUMNS = [Column("Id", "id"), Column("Kind", "kind"), Column("Install", "install"),
-                   Column("Name", "name"), Column("Value", "value"), Column("Sources", "sourceIds")]
-FINDING_COLUMNS = [Column("Level", "level"), Column("Check", "check"), Column("Message", "message"),
-                   Column("Fix", "fix"), Column("Source", "source")]
+                   Column("Name", "name"), Column("Value", "value"), Column("Sources", "sourceIds", wrap=True)]
+# The message wraps in its cell; the fix and source are there with --wide (and in every other -o).
+FINDING_COLUMNS = [Column("Level", "level"), Column("Check", "check"), Column("Message", "message", wrap=True),
+                   Column("Fix", "fix", wide=True), Column("Source", "source", wide=True)]
 
 
 def _settings_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -88,11 +88,11 @@ def _assess_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
-                  Column("Status", "status"),
+ASSESS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
                   Column("Critical+Security", "critical"), Column("Other", "other"),
-                  Column("RebootPending", "rebootPending"), Column("Flags", "flagList"),
-                  Column("Patches", "patchList"), Column("Error", "errorMessage")]
+                  Column("RebootPending", "rebootPending"), Column("Flags", "flagList", wide=True),
+                  Column("Patches", "patchList", wide=True), Column("Error", "errorMessage", wide=True),
+                  Column("Id", "id", wide=True), Column("Kind", "kind", rank=1)]
 
 
 def _targets(name: list[str] | None, resource_group: str | None, ids: list[str] | None, tag: list[str] | None,
@@ -191,11 +191,11 @@ def _install_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-INSTALL_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
-                   Column("Status", "status"),
+INSTALL_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Status", "status"),
                    Column("Installed", "installed"), Column("Failed", "failedCount"), Column("Pending", "pending"),
-                   Column("RebootStatus", "rebootStatus"), Column("Flags", "flagList"),
-                   Column("Patches", "patchList"), Column("Error", "errorMessage")]
+                   Column("RebootStatus", "rebootStatus"), Column("Flags", "flagList", wide=True),
+                   Column("Patches", "patchList", wide=True), Column("Error", "errorMessage", wide=True),
+                   Column("Id", "id", wide=True), Column("Kind", "kind", rank=1)]
 
 
 RebootOpt = Annotated[str | None, typer.Option(
@@ -383,15 +383,19 @@ def _status_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-STATUS_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Kind", "kind"),
-                  Column("Zone", "zone"),
-                  Column("Hotpatch", "hotpatch"), Column("PatchMode", "patchMode"),
-                  Column("AssessmentMode", "assessmentMode"), Column("OsVersion", "osVersion"),
-                  Column("Track", "trackState"),
+# The order is -o tsv's (scripts rely on it): new columns go at the end.
+# Too wide a default table first loses the assessment and installation details, then Hotpatch (Flags says
+# hotpatch-off) and Zone, then Flags.
+STATUS_COLUMNS = [Column("Name", "name", rank=2), Column("ResourceGroup", "resourceGroup", rank=2),
+                  Column("Zone", "zone", rank=1), Column("Hotpatch", "hotpatch", rank=1),
+                  Column("PatchMode", "patchMode", wide=True), Column("AssessmentMode", "assessmentMode", wide=True),
+                  Column("OsVersion", "osVersion", rank=2), Column("Track", "trackState", rank=2),
                   Column("LastAssessed", "assessed"), Column("Critical+Security", "critical"),
                   Column("Other", "other"), Column("RebootPending", "rebootPending"),
                   Column("LastInstall", "installed"), Column("InstallStatus", "installStatus"),
-                  Column("Flags", "flagList"), Column("Schedule", "scheduleList"), Column("Error", "errorMessage")]
+                  Column("Flags", "flagList", rank=2), Column("Schedule", "scheduleList", rank=3),
+                  Column("Error", "errorMessage", wide=True), Column("Id", "id", wide=True),
+                  Column("Kind", "kind", rank=1)]
 
 
 AsOfOpt = Annotated[str | None, typer.Option(

@@ -76,7 +76,7 @@ def _rollback_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 ROLLBACK_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Wave", "wave"),
                     Column("Outcome", "outcome"), Column("From", "plan.build"), Column("Remove", "removeList"),
                     Column("Baseline", "baselineText"), Column("Build", "build"), Column("Health", "health"),
-                    Column("Error", "errorMessage")]
+                    Column("Error", "errorMessage"), Column("Id", "id", wide=True)]
 
 
 def _finish(result: Any, what: str, columns: list[Column], table_view: Any) -> None:
@@ -186,7 +186,7 @@ RebootPendingOpt = Annotated[bool, typer.Option("--reboot-pending", help="Restar
                                                 "a reboot is pending (the only mode).")]
 RESTART_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Wave", "wave"),
                    Column("WaveLabel", "waveLabel"), Column("Outcome", "outcome"), Column("Health", "health"),
-                   Column("Error", "error.message")]
+                   Column("Error", "error.message"), Column("Id", "id", wide=True)]
 
 
 @command
@@ -236,7 +236,7 @@ def restart(
         pending, left = service.pending_restarts(part.targets, journal)
         if dry_run or not pending:
             waves = service.waves_of(pending, batch_size)
-            rows = sorted(({"name": t.name, "resourceGroup": t.resource_group, "outcome": "WouldRestart",
+            rows = sorted(({**t.row(), "outcome": "WouldRestart",
                             "wave": waves[service.key_of(t)].number, "waveLabel": waves[service.key_of(t)].label,
                             "error": None} for t in pending), key=lambda row: row["wave"])
             if not pending:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import sys
@@ -9,14 +10,15 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple, TextIO
 
 import typer
 
-from hpctl.cli.common import command, info
+from hpctl.cli.common import HpctlGroup, command, info
 from hpctl.errors import InputError
 
-app = typer.Typer(help="A local ARM-compatible endpoint to rehearse every command on.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="A local ARM-compatible endpoint to rehearse every command on.",
+                  no_args_is_help=True)
 
 
 def _parse_date(text: str | None) -> date | None:
@@ -79,45 +81,108 @@ def _budgets(items: list[str]) -> dict[str, int] | None:
     return budgets or None
 
 
-# Each step: the command line a user would type, and the exit code the walkthrough expects.
-DEMO_STEPS: list[tuple[str, str, int]] = [
-    ("The eight images Azure supports hotpatch on", "images list -o table", 0),
-    ("An image that looks right but can't hotpatch",
-     "images check MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition:latest", 2),
-    ("An eligible image", "images check 2025-datacenter-azure-edition-core -o tsv --query sku", 0),
-    ("Create a VM that hotpatches (Trusted Launch, no public IP, a generated password in a 0600 file)",
-     "--cloud sandbox vm create -g rg-web -n web-demo --image 2025-datacenter-azure-edition-core "
-     "--query {{name:name,zone:zone,patchSettings:patchSettings,securityType:securityType}}", 0),
-    ("Refuse to create one from an image that can't hotpatch",
-     "--cloud sandbox vm create -g rg-web -n web-demo2 --image 2022-datacenter-azure-edition", 2),
-    ("Refuse a Uniform scale set on a hotpatch image",
-     "--cloud sandbox vmss create -g rg-api -n api-uniform --image 2025-datacenter-azure-edition-core "
-     "--orchestration-mode Uniform", 2),
-    ("Check the scale sets that already exist", "--cloud sandbox vmss check -o table", 0),
-    ("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
-    ("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0),
-    ("Install critical and security patches availability-first: one zone at a time, health-checked",
-     "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired "
-     "--rollout availability --yes -o table", 0),
-    ("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0),
-    ("What one VM really has installed, read inside it through Run Command (read-only)",
-     "--cloud sandbox vm patches -g rg-web -n web-01 -o table --as-of {day}", 0),
-    ("Roll that VM back to its last known good baseline: remove the hotpatch, restart, verify the build",
-     "--cloud sandbox rollback -g rg-web -n web-01 --yes -o table", 0),
-    ("Arc-connected servers and Azure Local VMs, in the same columns as VMs",
-     "--cloud sandbox status --kind arc -g rg-arc-onprem -o table --as-of {day}", 0),
-    ("Enroll an Arc server in hotpatch: checked first, billing shown, the license profile's LRO awaited",
-     "--cloud sandbox arc enable-hotpatch -g rg-arc-onprem -n arc-std-01 --yes -o table", 0),
-    ("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0),
-    ("Hotpatch can't share a VM with a customer-managed Update Manager schedule: refused",
-     "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02", 2),
-    ("...unless the VM leaves the schedule: its assignment is deleted, then hotpatch is turned on",
-     "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02 --leave-schedule --yes -o table", 0),
-    ("Windows Update client settings for an Azure Local guest without Arc, each with its source",
-     "local wu-settings --os 2025 -o table", 0),
-    ("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",
-     "--cloud sandbox report --as-of {day} --fail-on high", 5),
+class DemoStep(NamedTuple):
+    """One walkthrough step: what it shows, the command line a user would type, the exit code it must end
+    with, and a piece of text its output must contain (so a usage error can't pass as an expected exit 2)."""
+
+    title: str
+    line: str
+    exit_code: int
+    shows: str
+
+
+DEMO_STEPS: list[DemoStep] = [
+    DemoStep("The eight images Azure supports hotpatch on", "images list -o table", 0,
+             "2025-datacenter-azure-edition-core"),
+    DemoStep("An image that looks right but can't hotpatch",
+             "images check MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition:latest", 2,
+             "Did you mean MicrosoftWindowsServer:WindowsServer:2022-datacenter-azure-edition-hotpatch"),
+    DemoStep("An eligible image", "images check 2025-datacenter-azure-edition-core -o tsv --query sku", 0,
+             "is hotpatch-eligible"),
+    DemoStep("Create a VM that hotpatches (Trusted Launch, no public IP, a generated password in a 0600 file)",
+             "--cloud sandbox vm create -g rg-web -n web-demo --image 2025-datacenter-azure-edition-core "
+             "--query {{name:name,zone:zone,patchSettings:patchSettings,securityType:securityType}}", 0,
+             '"enableHotpatching": true'),
+    DemoStep("Refuse to create one from an image that can't hotpatch",
+             "--cloud sandbox vm create -g rg-web -n web-demo2 --image 2022-datacenter-azure-edition", 2,
+             "is not hotpatch-eligible"),
+    DemoStep("Refuse a Uniform scale set on a hotpatch image",
+             "--cloud sandbox vmss create -g rg-api -n api-uniform --image 2025-datacenter-azure-edition-core "
+             "--orchestration-mode Uniform", 2, "Azure does not support Uniform scale sets on hotpatch images"),
+    DemoStep("Check the scale sets that already exist", "--cloud sandbox vmss check -o table", 0, "HP013"),
+    DemoStep("Patch state of a resource group", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0,
+             "behind 2026-"),
+    DemoStep("Assess every VM in the group, in parallel", "--cloud sandbox assess -g rg-web -o table", 0,
+             "Succeeded"),
+    DemoStep("Install critical and security patches availability-first: one zone at a time, health-checked",
+             "--cloud sandbox install -g rg-web --classification Critical,Security --reboot-setting IfRequired "
+             "--rollout availability --yes -o table", 0, "Wave 1: zone 1"),
+    DemoStep("The group after the install", "--cloud sandbox status -g rg-web -o table --as-of {day}", 0,
+             "hotpatch 2026-"),
+    DemoStep("What one VM really has installed, read inside it through Run Command (read-only)",
+             "--cloud sandbox vm patches -g rg-web -n web-01 -o table --as-of {day}", 0, "AboveBaseline"),
+    DemoStep("Roll that VM back to its last known good baseline: remove the hotpatch, restart, verify the build",
+             "--cloud sandbox rollback -g rg-web -n web-01 --yes -o table", 0, "healthy"),
+    DemoStep("Arc-connected servers and Azure Local VMs, in the same columns as VMs",
+             "--cloud sandbox status --kind arc -g rg-arc-onprem -o table --as-of {day}", 0, "arc-std-01"),
+    DemoStep("Enroll an Arc server in hotpatch: checked first, billing shown, the license profile's LRO awaited",
+             "--cloud sandbox arc enable-hotpatch -g rg-arc-onprem -n arc-std-01 --yes -o table", 0, "Enabled"),
+    DemoStep("The next release that needs a reboot", "calendar --next-reboot --as-of {day} -o table", 0,
+             "baseline"),
+    DemoStep("Hotpatch can't share a VM with a customer-managed Update Manager schedule: refused",
+             "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02", 2, "schedule"),
+    DemoStep("...unless the VM leaves the schedule: its assignment is deleted, then hotpatch is turned on",
+             "--cloud sandbox vm enable-hotpatch -g rg-api -n api-02 --leave-schedule --yes -o table", 0,
+             "enableHotpatching"),
+    DemoStep("Windows Update client settings for an Azure Local guest without Arc, each with its source",
+             "local wu-settings --os 2025 -o table", 0, "Source"),
+    DemoStep("The whole fleet against the compliance rules (exit 5: findings at or above --fail-on)",
+             "--cloud sandbox report --as-of {day} --fail-on high", 5, "Non-compliant:"),
 ]
+# Click's words for a command line it could not parse: never what a step means to show.
+USAGE_ERROR_MARKERS = ("No such option", "Usage: hpctl", "Try 'hpctl", "Missing option", "Invalid value")
+
+
+class _Tee(io.TextIOBase):
+    """Writes go to the terminal as usual and are kept, so the demo can check what each step said."""
+
+    def __init__(self, target: TextIO) -> None:
+        self.target = target
+        self.kept = io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.kept.write(text)
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        return self.target.isatty()
+
+
+def run_step(args: list[str]) -> tuple[int, str]:
+    """Run one hpctl command line in this process: its exit code and everything it printed."""
+    out, err = _Tee(sys.stdout), _Tee(sys.stderr)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        code = run_in_process(args)
+    finally:
+        sys.stdout, sys.stderr = saved
+    return code, out.kept.getvalue() + err.kept.getvalue()
+
+
+def step_verdict(step: DemoStep, code: int, said: str) -> str | None:
+    """None when the step went as the walkthrough means it to; else what went wrong."""
+    usage = next((m for m in USAGE_ERROR_MARKERS if m in said), None)
+    if usage:
+        return f"exited {code} with a usage error ({usage!r})"
+    if code != step.exit_code:
+        return f"exited {code}, expected {step.exit_code}"
+    if step.shows not in said:
+        return f"exited {code} as expected but did not say {step.shows!r}"
+    return None
 
 
 def demo_day() -> date:
@@ -178,7 +243,13 @@ def demo(
                                         state_dir=Path(tmp)))
         sandbox.start()
         saved = {name: os.environ.get(name) for name in ("HPCTL_SANDBOX_DIR", "HPCTL_SECRETS_DIR",
-                                                         "HPCTL_STATE_DIR")}
+                                                         "HPCTL_STATE_DIR", "HPCTL_CONFIG_DIR",
+                                                         "AZURE_SUBSCRIPTION_ID", "AZURE_CORE_OUTPUT")}
+        # The walkthrough is the same for everyone: no configured default group or subscription, no
+        # AZURE_CORE_OUTPUT changing what each step prints.
+        for name in ("AZURE_SUBSCRIPTION_ID", "AZURE_CORE_OUTPUT"):
+            os.environ.pop(name, None)
+        os.environ["HPCTL_CONFIG_DIR"] = str(Path(tmp) / "config")
         os.environ["HPCTL_SANDBOX_DIR"] = tmp
         # Generated passwords go with the demo's temporary state, not into the user's home.
         os.environ["HPCTL_SECRETS_DIR"] = str(Path(tmp) / "secrets")
@@ -187,16 +258,16 @@ def demo(
         try:
             info(f"Sandbox ARM endpoint at {sandbox.url} with {fleet} simulated VMs; simulated date {day} "
                  "(a week after the latest hotpatch hpctl's calendar knows the KB and build of).\n")
-            for title, template, expected in DEMO_STEPS:
-                line = template.format(day=day.isoformat())
-                info(f"# {title}\n$ hpctl {line}")
+            for step in DEMO_STEPS:
+                line = step.line.format(day=day.isoformat())
+                info(f"# {step.title}\n$ hpctl {line}")
                 sys.stdout.flush()
-                code = run_in_process(shlex.split(line))
+                code, said = run_step(shlex.split(line))
                 sys.stdout.flush()
-                verdict = "as expected" if code == expected else f"expected {expected}"
-                info(f"(exit {code}, {verdict})\n")
-                if code != expected:
-                    unexpected.append(f"`hpctl {line}` exited {code}")
+                problem = step_verdict(step, code, said)
+                info(f"(exit {code}, {problem or 'as expected'})\n")
+                if problem:
+                    unexpected.append(f"`hpctl {line}` {problem}")
         finally:
             for name, value in saved.items():
                 if value is None:

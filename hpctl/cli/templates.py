@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from hpctl.cli.common import command, info, settings
+from hpctl.cli.common import HpctlGroup, command, info, settings
 from hpctl.errors import InputError, NonCompliantError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="IaC (ARM, Terraform, Bicep): lint it for the hotpatch rules.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="IaC (ARM, Terraform, Bicep): lint it for the hotpatch rules.",
+                  no_args_is_help=True)
 
 COLUMNS = [Column("File", "file"), Column("Rule", "ruleId"), Column("Severity", "severity"),
-           Column("Resource", "resource"), Column("Finding", "message"), Column("Fix", "fix")]
+           Column("Resource", "resource"), Column("Finding", "message", wide=True), Column("Fix", "fix", wide=True)]
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
 

@@ -8,6 +8,7 @@ import typer
 
 from hpctl.cli.common import (
     GroupOpt,
+    HpctlGroup,
     IdsOpt,
     NameOpt,
     NoWaitOpt,
@@ -35,7 +36,7 @@ from hpctl.cli.provision_common import (
 from hpctl.errors import AzureOperationError, InputError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="Hotpatch VMs: create them right, or fix existing ones.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="Hotpatch VMs: create them right, or fix existing ones.", no_args_is_help=True)
 
 VmNameOpt = Annotated[str, typer.Option("--name", "-n", metavar="VM", help="VM name.")]
 
@@ -237,7 +238,8 @@ def _patches_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 PATCHES_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"), Column("Outcome", "outcome"),
                    Column("Build", "build"), Column("Track", "trackText"), Column("Baseline", "baselineText"),
-                   Column("AboveBaseline", "above"), Column("Error", "errorMessage")]
+                   Column("AboveBaseline", "above"), Column("Error", "errorMessage"),
+                   Column("Id", "id", wide=True)]
 
 
 @app.command("patches")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hpctl.cli.common import GroupOpt, NoWaitOpt, command, settings
+from hpctl.cli.common import GroupOpt, HpctlGroup, NoWaitOpt, command, settings
 from hpctl.cli.provision_common import (
     AdminUserOpt,
     CreateGroupOpt,
@@ -23,7 +23,7 @@ from hpctl.cli.provision_common import (
 from hpctl.errors import InputError
 from hpctl.output import Column, render
 
-app = typer.Typer(help="Scale sets: Flexible only on hotpatch images.", no_args_is_help=True)
+app = typer.Typer(cls=HpctlGroup, help="Scale sets: Flexible only on hotpatch images.", no_args_is_help=True)
 
 
 @app.command("create")
@@ -106,9 +106,17 @@ def create(
     )
 
 
+# The order is -o tsv's (scripts rely on it): new columns go at the end.
 CHECK_COLUMNS = [Column("Name", "name"), Column("ResourceGroup", "resourceGroup"),
-                 Column("Orchestration", "orchestrationMode"), Column("Image", "image"), Column("Status", "status"),
-                 Column("Findings", "findingList")]
+                 Column("Orchestration", "orchestrationMode"), Column("Image", "image", wide=True),
+                 Column("Status", "status"), Column("Findings", "findingList", wide=True),
+                 Column("Rules", "findingIds"), Column("Sku", "sku"), Column("Id", "id", wide=True)]
+
+
+def _sku(image: str | None) -> str | None:
+    """publisher:offer:sku[:version] -> sku (the part that tells the images apart); anything else as it is."""
+    parts = (image or "").split(":")
+    return parts[2] if len(parts) >= 3 else image
 
 
 @app.command("check")
@@ -138,7 +146,9 @@ def check(
     rows = provisioning.check_scale_sets(conn, resource_group, name)
 
     def table(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**r, "findingList": "; ".join(f"{f['ruleId']} {f['message']}" for f in r["findings"])}
+        return [{**r, "findingList": "; ".join(f"{f['ruleId']} {f['message']}" for f in r["findings"]),
+                 "findingIds": ", ".join(f["ruleId"] for f in r["findings"]),
+                 "sku": _sku(r.get("image"))}
                 for r in data]
 
     render(rows, s.output, s.query, columns=CHECK_COLUMNS, table_view=table)

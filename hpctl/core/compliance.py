@@ -783,8 +783,13 @@ class Report:
         """True when a finding is at or above `threshold` (for --fail-on, exit 5); info findings never count."""
         if threshold is None:
             return False
+        return self.at_or_above(threshold)[0] > 0
+
+    def at_or_above(self, threshold: str) -> tuple[int, int]:
+        """(findings, resources with at least one of them) at or above `threshold`; info never counts."""
         level = _RANK[parse_severity(threshold, allow_info=True)]
-        return any(f.severity != INFO and _RANK[f.severity] >= level for f in self.findings)
+        hits = [f for f in self.findings if f.severity != INFO and _RANK[f.severity] >= level]
+        return len(hits), len({f.resource_id.lower() for f in hits})
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -1148,9 +1153,15 @@ class _Evaluator:
         _, _, name, group, _ = target
         if track.state == OFF_TRACK:
             baseline = next((r for r in track.missing if r.reboot), None)
+            # The fix follows the track's own account (track.detail names the same baseline): a released
+            # baseline the VM lacks is installed now, even one whose KB the calendar only predicts.
             if baseline is not None and baseline.kb:
                 fix = (f"Install the {baseline.month} baseline {baseline.kb}: hpctl install -g {group} -n {name} "
                        f"--kb-include {baseline.kb} --reboot-setting IfRequired (it reboots).")
+            elif baseline is not None:
+                fix = (f"Install the {baseline.month} baseline (released {baseline.date.isoformat()}; hpctl's "
+                       f"calendar has no KB for it yet): hpctl install -g {group} -n {name} --classification "
+                       "Critical,Security --reboot-setting IfRequired (it reboots).")
             elif track.next_reboot is not None:
                 fix = (f"Install the next baseline ({track.next_reboot.month}, {track.next_reboot.date.isoformat()}) "
                        "when it ships; until then each monthly update reboots.")

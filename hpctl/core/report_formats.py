@@ -394,6 +394,7 @@ def to_table_rows(report: Report) -> list[dict[str, Any]]:
     """One flat row per resource for -o table/tsv (scalars only, so the renderer shows every column)."""
     return [
         {
+            "id": r.id,
             "name": r.name,
             "resourceGroup": r.resource_group,
             "kind": r.kind,

@@ -27,10 +27,10 @@ def parse_time(value: Any) -> datetime | None:
         text = str(value).strip().replace("Z", "+00:00")
         head, dot, rest = text.partition(".")
         if dot:
-            # Python <3.11 parses at most 6 fractional digits; keep the offset.
+            # Python <3.11 parses exactly 3 or 6 fractional digits (ARM sends 1 to 7); keep the offset.
             digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
             offset = rest[len(digits) :]
-            text = f"{head}.{digits[:6]}{offset}"
+            text = f"{head}.{digits[:6].ljust(6, '0')}{offset}"
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:

@@ -15,7 +15,7 @@ from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
 
-from hpctl.errors import AuthError, InputError
+from hpctl.errors import AuthError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -176,13 +176,48 @@ def _polling_interval(default: float) -> float:
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def check_subscription(subscription: str) -> str:
-    if not _GUID.match(subscription.strip()):
+def is_subscription_id(value: str) -> bool:
+    return bool(_GUID.match(value.strip()))
+
+
+def check_subscription(subscription: str, option: str = "--subscription") -> str:
+    if not is_subscription_id(subscription):
         raise InputError(
-            f"--subscription {subscription!r} is not a subscription id; give its GUID "
+            f"{option} {subscription!r} is not a subscription id; give its GUID "
             "(`az account list --query [].id -o tsv` lists yours)."
         )
     return subscription.strip().lower()
+
+
+# The Subscriptions API version (GET /subscriptions); names are resolved as az does, by displayName.
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+
+
+def list_subscriptions(conn: Connection) -> list[dict[str, Any]]:
+    """Every subscription the identity can read (GET /subscriptions through the ARM pipeline, paged)."""
+    from azure.core.rest import HttpRequest
+
+    url: str | None = f"/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
+    found: list[dict[str, Any]] = []
+    while url:
+        response = conn.resources.send_request(HttpRequest("GET", url))
+        response.raise_for_status()  # an HttpResponseError, which edge/errors.py translates
+        page = response.json()
+        found += page.get("value") or []
+        url = page.get("nextLink")
+    return found
+
+
+def subscription_by_name(conn: Connection, name: str) -> str:
+    """The id of the subscription whose display name is `name` (case-insensitive, as az matches it)."""
+    subs = list_subscriptions(conn)
+    matches = [s for s in subs if (s.get("displayName") or "").lower() == name.strip().lower()]
+    if not matches:
+        raise NotFoundError(f"No subscription named {name!r} among the {len(subs)} this identity can read.",
+                            hint="`az account list --query [].name -o tsv` lists their names; or give the GUID.")
+    if len(matches) > 1:
+        raise InputError(f"{len(matches)} subscriptions are named {name!r}; give the GUID with -s instead.")
+    return str(matches[0]["subscriptionId"]).lower()
 
 
 def connect(cloud: str, subscription: str | None, *, require_subscription: bool = True) -> Connection:
@@ -190,11 +225,11 @@ def connect(cloud: str, subscription: str | None, *, require_subscription: bool 
 
     Resource Graph reads across subscriptions need none (require_subscription=False).
     """
-    if subscription:
-        subscription = check_subscription(subscription)
+    name = subscription if subscription and not is_subscription_id(subscription) else None
+    subscription = subscription.strip().lower() if subscription and not name else None
     if cloud == "sandbox":
         endpoint = read_sandbox_endpoint()
-        return Connection(
+        return _named(name, Connection(
             cloud=cloud,
             subscription_id=subscription or endpoint["subscription_id"],
             base_url=endpoint["url"],
@@ -202,13 +237,13 @@ def connect(cloud: str, subscription: str | None, *, require_subscription: bool 
             connection_verify=endpoint["ca_file"],
             polling_interval=_polling_interval(0.2),
             time_scale=float(endpoint.get("budget_time_scale") or 1.0),
-        )
+        ))
     if cloud not in ARM_ENDPOINTS:
         raise InputError(f"--cloud {cloud!r} is not a cloud hpctl knows; use one of {', '.join(ARM_ENDPOINTS)}.")
-    if not subscription and require_subscription:
+    if not subscription and not name and require_subscription:
         raise InputError(
-            "No subscription given: pass -s/--subscription SUBSCRIPTION_ID or set AZURE_SUBSCRIPTION_ID.",
-            hint="`az account show --query id -o tsv` prints the one your Azure CLI login uses.",
+            "No subscription given: pass -s/--subscription ID or NAME, set AZURE_SUBSCRIPTION_ID, run "
+            "`hpctl configure --defaults subscription=ID`, or `az account set -s ID`.",
         )
     try:
         credential = credential_factory(cloud)
@@ -216,10 +251,21 @@ def connect(cloud: str, subscription: str | None, *, require_subscription: bool 
         raise AuthError(f"Could not set up Azure credentials: {exc}",
                         hint="Run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID and a secret, "
                              "certificate or federated token.") from exc
-    return Connection(
+    return _named(name, Connection(
         cloud=cloud,
         subscription_id=subscription or "",
         base_url=ARM_ENDPOINTS[cloud],
         credential=credential,
         polling_interval=_polling_interval(DEFAULT_POLLING_INTERVAL),
-    )
+    ))
+
+
+def _named(name: str | None, conn: Connection) -> Connection:
+    """A subscription given by name: look its id up, then connect to that."""
+    if name is None:
+        return conn
+    from dataclasses import replace
+
+    subscription_id = subscription_by_name(conn, name)
+    log.info("Subscription %r is %s.", name, subscription_id)
+    return replace(conn, subscription_id=subscription_id)

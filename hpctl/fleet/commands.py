@@ -31,11 +31,17 @@ class Part:
     error: HpctlError | None = None
 
 
+def subscriptions_of(subscription: str | None, spec: TargetSpec) -> list[str | None]:
+    """--ids carry their own subscription (as in az); the chosen one (-s, environment, defaults, the Azure
+    CLI's) is for -n/-g and whole-subscription runs."""
+    return list(spec.subscriptions) if spec.subscriptions else [subscription]
+
+
 def resolve_parts(cloud: str, subscription: str | None, spec: TargetSpec, *, instance_view: bool = False,
                   pool_size: int = 10) -> list[Part]:
     """Resolve the targets in each subscription; one subscription's failure is kept, not raised, when there
     are several (a one-subscription run raises it: not found is exit 3)."""
-    subscriptions = [subscription] if subscription or not spec.subscriptions else list(spec.subscriptions)
+    subscriptions = subscriptions_of(subscription, spec)
     parts = []
     for sub in subscriptions:
         part_spec = spec if len(subscriptions) == 1 else replace(
@@ -69,7 +75,8 @@ def _failed_part(part: Part) -> FleetResult:
     result = FleetResult()
     assert part.error is not None
     for vm in part.spec.vms:
-        row = {"name": vm.name, "resourceGroup": vm.resource_group, "subscription": part.subscription,
+        row = {"id": vm.resource_id(part.subscription), "name": vm.name, "resourceGroup": vm.resource_group,
+               "subscription": part.subscription,
                "outcome": "Failed", "error": error_dict(part.error)}
         result.rows.append(row)
         result.failed.append(row)
@@ -98,7 +105,7 @@ def for_each_subscription(cloud: str, subscription: str | None, spec: TargetSpec
                           action: Callable[[Connection, TargetSpec], FleetResult]) -> FleetResult:
     """`action(conn, spec)` once per subscription the targets live in (reads such as status); a failing
     subscription of several is reported for each of its VMs."""
-    subscriptions = [subscription] if subscription or not spec.subscriptions else list(spec.subscriptions)
+    subscriptions = subscriptions_of(subscription, spec)
     if len(subscriptions) == 1:
         return action(connect(cloud, subscriptions[0]), spec)
     parts = [Part(sub, replace(spec, vms=tuple(vm for vm in spec.vms if vm.subscription == sub)))

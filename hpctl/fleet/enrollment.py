@@ -89,6 +89,7 @@ def requests(p: Plan) -> list[dict[str, Any]]:
         assert conn is not None
         location = str((target.vm or {}).get("location") or "")
         out.append({
+            "id": (target.vm or {}).get("id"),
             "name": target.name,
             "resourceGroup": target.resource_group,
             "method": "PUT" if p.enable else "PATCH",

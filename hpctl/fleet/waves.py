@@ -78,7 +78,7 @@ def availability_first(
     readable = [t for t in targets if t.error is None]
     for t in targets:
         if t.error is not None:
-            row = {"name": t.name, "resourceGroup": t.resource_group, "outcome": "Failed", "wave": None,
+            row = {**t.row(), "outcome": "Failed", "wave": None,
                    "error": error_dict(t.error)}
             result.rows.append(row)
             result.failed.append(row)
@@ -92,7 +92,7 @@ def availability_first(
         if stopped is not None or options.interrupt.requested:
             reason = stopped or "interrupted"
             for t in members:
-                result.rows.append({"name": t.name, "resourceGroup": t.resource_group, "outcome": "Skipped",
+                result.rows.append({**t.row(), "outcome": "Skipped",
                                     **labels, "error": None, "reason": reason})
             continue
         if on_wave is not None:

@@ -31,8 +31,8 @@ def parse_datetime(text: Any) -> dt.datetime:
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
-    # Python before 3.11 parses at most six fractional digits; ARM sends seven.
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    # Python before 3.11 parses exactly three or six fractional digits; ARM sends one to seven.
+    value = re.sub(r"\.(\d+)", lambda m: "." + m[1][:6].ljust(6, "0"), value, count=1)
     moment = dt.datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)

@@ -39,7 +39,8 @@ BAD = {
                                "Microsoft.Compute/virtualMachines/vm"], "--ids"),
     "assess malformed id": (["assess", "--ids", "/subscriptions/x/vm"], "--ids"),
     "assess bad tag": (["assess", "--tag", "=prod"], "--tag"),
-    "assess bad subscription": (["assess", "-s", "my-sub", "-g", "rg-web"], "--subscription"),
+    "assess empty subscription": (["assess", "-s", "", "-g", "rg-web"], "-s/--subscription"),
+    "report subscription name in --subscriptions": (["report", "--subscriptions", "my-sub"], "--subscriptions"),
     "status bad output": (["status", "-g", "rg-web", "-o", "xml"], "--output"),
     "status bad query": (["status", "-g", "rg-web", "--query", "[?"], "JMESPath"),
     "status bad cloud": (["status", "-g", "rg-web", "--cloud", "Mars"], "--cloud"),
@@ -51,6 +52,10 @@ BAD = {
                                      "Microsoft.HybridCompute/machines/m"], "--kind"),
     "status arc license id": (["status", "--ids", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
                                "rg/providers/Microsoft.HybridCompute/licenses/l"], "--ids"),
+    "status wide and columns": (["status", "-g", "rg-web", "--wide", "--columns", "Name"], "--wide"),
+    "status empty columns": (["status", "-g", "rg-web", "--columns", ","], "--columns"),
+    "status query calls no such function": (["status", "-g", "rg-web", "--query", "lenght(@)"], "lenght()"),
+    "report markdown with query": (["report", "-o", "markdown", "--query", "summary"], "--query"),
 }
 
 

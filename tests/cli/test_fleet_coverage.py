@@ -18,7 +18,7 @@ def report(hpctl, monkeypatch, tmp_path, day: date) -> dict:
     try:
         monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
         monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(tmp_path))
-        result = hpctl("report", "--format", "json", "--as-of", day.isoformat(), "--instance-views")
+        result = hpctl("report", "-o", "json", "--as-of", day.isoformat(), "--instance-views")
     finally:
         sandbox.stop()
     assert result.exit_code == 0, result.stderr

@@ -76,3 +76,37 @@ def test_invalid_jmespath_exits_2(hpctl):
     result = hpctl("images", "list", "--query", "[?sku==")
     assert result.exit_code == 2
     assert "JMESPath" in result.stderr
+
+
+GROUPS_AND_COMMANDS = [p for p, _ in COMMANDS] + [""]
+
+
+@pytest.mark.parametrize("path", GROUPS_AND_COMMANDS, ids=[p or "hpctl" for p in GROUPS_AND_COMMANDS])
+def test_help_wraps_between_words_and_shows_no_markup(path, hpctl):
+    import re
+
+    result = hpctl(*path.split(), "--help", env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    text = result.stdout
+    # A wrap inside a flag or date (--reboot-\n setting, YYYY-\n MM-DD) leaves a hyphen at a line's end.
+    broken = re.findall(r"\S+-\n\s*\S+", text)
+    assert not broken, f"hpctl {path} --help wraps inside a word: {broken}"
+    assert "\\[" not in text, f"hpctl {path} --help shows Rich escapes"
+    commands = text.split("\nCommands:", 1)[1] if "\nCommands:" in text else ""
+    assert "..." not in commands and "…" not in text, f"hpctl {path} --help cuts a summary short"
+    if path and not hasattr(dict(COMMANDS)[path], "commands"):
+        assert "json (the default" in text, f"hpctl {path} --help doesn't state the default -o"
+
+
+def test_shell_completion_as_typer_installs_it(tmp_path):
+    """--show-completion prints the script --install-completion would install; the script's callback completes."""
+    import os
+
+    env = {**os.environ, "HOME": str(tmp_path)}
+    script = subprocess.run([sys.executable, "-m", "hpctl", "--show-completion", "bash"], capture_output=True,
+                            text=True, env=env, check=True)
+    assert "_HPCTL_COMPLETE=complete_bash" in script.stdout
+    completing = {**env, "_HPCTL_COMPLETE": "complete_bash", "COMP_WORDS": "hpctl sta", "COMP_CWORD": "1"}
+    words = subprocess.run([sys.executable, "-m", "hpctl"], capture_output=True, text=True, check=True,
+                           env=completing)
+    assert words.stdout.split() == ["status"]

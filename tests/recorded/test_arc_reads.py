@@ -55,10 +55,11 @@ def test_status_of_arc_machines_reads_like_vms(arm, hpctl):
 
 def test_status_of_a_mixed_fleet_by_ids_in_one_table(arm, hpctl):
     result = hpctl("status", "--ids", vm_id(arm, "rg-web", "web-01"), "--ids", arc_id(arm, "rg-arc-branch",
-                   "arc-dc-02"), "-o", "table", "--as-of", AS_OF)
+                   "arc-dc-02"), "-o", "table", "--as-of", AS_OF,
+                   "--columns", "Name,ResourceGroup,Kind,Flags")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:3] == ["Name", "ResourceGroup", "Kind"]
+    assert lines[0].split() == ["Name", "ResourceGroup", "Kind", "Flags"]
     by_name = {line.split()[0]: line.split() for line in lines[2:]}
     assert by_name["web-01"][2] == "vm" and by_name["arc-dc-02"][2] == "arc"
     assert "agent-disconnected" in lines[[line.split()[0] for line in lines].index("arc-dc-02")]

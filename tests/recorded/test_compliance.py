@@ -41,7 +41,7 @@ def test_history_by_tag(arm, hpctl):
 
 
 def test_report_json_has_findings_with_rule_ids_and_fixes(arm, hpctl):
-    result = hpctl("report", "--format", "json", "--as-of", AS_OF)
+    result = hpctl("report", "-o", "json", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     summary = doc["summary"]
@@ -59,7 +59,7 @@ def test_report_json_has_findings_with_rule_ids_and_fixes(arm, hpctl):
 
 
 def test_report_flags_schedule_conflicts_and_vms_nothing_patches(arm, hpctl):
-    result = hpctl("report", "--format", "json", "--as-of", AS_OF, "--rule", "HP016,HP017,HP018")
+    result = hpctl("report", "-o", "json", "--as-of", AS_OF, "--rule", "HP016,HP017,HP018")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     findings = {(f["resourceName"], f["ruleId"]): f for f in doc["findings"]}
@@ -89,7 +89,12 @@ def test_report_fail_on_high_exits_5_and_writes_every_format(arm, hpctl, tmp_pat
     assert result.exit_code == 5
     assert "Non-compliant" in result.stderr
     assert "Name" in result.stdout.splitlines()[0]
-    assert json.loads((tmp_path / "r.json").read_text())["summary"]["vmsChecked"] >= 2
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["summary"]["vmsChecked"] >= 2
+    # The summary counts the resources with a high finding, not every non-compliant one.
+    high = [f for f in doc["findings"] if f["severity"] == "high"]
+    resources = len({f["resourceId"].lower() for f in high})
+    assert f"{len(high)} finding(s) at or above --fail-on high on {resources} of " in result.stderr
     markdown = (tmp_path / "r.md").read_text()
     assert markdown.startswith("#") and "| " in markdown
     suite = ET.parse(tmp_path / "r.xml").getroot()
@@ -97,14 +102,30 @@ def test_report_fail_on_high_exits_5_and_writes_every_format(arm, hpctl, tmp_pat
     assert any(case.find("failure") is not None for case in cases)
 
 
+@pytest.mark.vcr("test_report_json_has_findings_with_rule_ids_and_fixes.yaml")
+def test_report_query_selects_from_the_json_document(arm, hpctl):
+    result = hpctl("report", "--query", "summary", "-o", "yaml", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("vmsChecked: ") and "findingsBySeverity:" in result.stdout
+
+
+def test_report_format_is_a_deprecated_alias_of_o(hpctl):
+    both = hpctl("report", "--format", "json", "-o", "tsv")
+    assert both.exit_code == 2 and both.stdout == ""
+    assert "--format json and -o tsv disagree" in both.stderr
+    markdown_elsewhere = hpctl("status", "-o", "markdown")
+    assert markdown_elsewhere.exit_code == 2 and markdown_elsewhere.stdout == ""
+    assert "--output 'markdown' is not a format hpctl knows" in markdown_elsewhere.stderr
+
+
 def test_report_markdown_to_stdout(arm, hpctl):
-    result = hpctl("report", "-g", "rg-web", "--format", "markdown", "--as-of", AS_OF)
+    result = hpctl("report", "-g", "rg-web", "-o", "markdown", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("#") and "Next reboot" in result.stdout
 
 
 def test_report_junit_only_selected_rule(arm, hpctl):
-    result = hpctl("report", "-g", "rg-api", "--format", "junit", "--rule", "HP010", "--as-of", AS_OF,
+    result = hpctl("report", "-g", "rg-api", "-o", "junit", "--rule", "HP010", "--as-of", AS_OF,
                    "--fail-on", "medium")
     assert result.exit_code == 5
     root = ET.fromstring(result.stdout)
@@ -119,7 +140,7 @@ def test_report_on_a_misspelt_group_exits_3(arm, hpctl):
 
 
 def test_report_reads_each_os_version_form_and_hot_patch_status(arm, hpctl):
-    result = hpctl("report", "-g", "rg-agents", "--format", "json", "--as-of", AS_OF, "--instance-views")
+    result = hpctl("report", "-g", "rg-agents", "-o", "json", "--as-of", AS_OF, "--instance-views")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     tracks = {r["name"]: r["track"] for r in doc["resources"]}
@@ -140,13 +161,13 @@ def test_report_reads_each_os_version_form_and_hot_patch_status(arm, hpctl):
 
 
 def test_report_without_instance_views_cannot_see_hot_patch_status(arm, hpctl):
-    result = hpctl("report", "-g", "rg-agents", "-n", "gen1-01", "--format", "json", "--as-of", AS_OF)
+    result = hpctl("report", "-g", "rg-agents", "-n", "gen1-01", "-o", "json", "--as-of", AS_OF)
     assert result.exit_code == 0, result.stderr
     assert not [f for f in json.loads(result.stdout)["findings"] if f["ruleId"] == "HP015"]
 
 
 def test_report_past_the_calendar_says_so(arm, hpctl):
-    result = hpctl("report", "-g", "rg-web", "--format", "json", "--as-of", "2026-12-05")
+    result = hpctl("report", "-g", "rg-web", "-o", "json", "--as-of", "2026-12-05")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("WARNING:") == 1 and "hpctl calendar refresh" in result.stderr
     doc = json.loads(result.stdout)

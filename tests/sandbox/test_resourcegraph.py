@@ -20,6 +20,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from hpctl.core import graph_queries as gq
 from hpctl.core.compliance import vm_record
+from hpctl.core.vm_facts import parse_time
 from hpctl.sandbox import Sandbox
 
 from .conftest import Arm, make_sandbox, spec_example
@@ -241,7 +242,7 @@ def test_history_has_the_seeded_installations_and_only_recent_assessments(
              if vm.last_assessment is not None and vm.last_assessment["_end"] < since(world, 7)}
     assert stale and not stale & assessed  # api-03 (20 days) and legacy-05 (10 days) have none
     for row in rows:
-        modified = dt.datetime.fromisoformat(row["properties"]["lastModifiedDateTime"])
+        modified = parse_time(row["properties"]["lastModifiedDateTime"])  # 7 digits: not fromisoformat on 3.10
         assert modified >= since(world, 7 if row["type"] == gq.ASSESSMENT_TYPE else 30)
     failed = [r for r in rows if r["type"] == gq.INSTALLATION_TYPE and r["name"] and
               gq.vm_id_of(r["id"]).endswith("/sql-01")]

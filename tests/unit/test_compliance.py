@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -719,3 +720,20 @@ def test_no_revision_but_installed_kb_places_the_vm(calendar):
                  now=datetime(2026, 5, 30, 6, 0, tzinfo=timezone.utc))
     assert (report.results[0].track.state, report.results[0].track.month) == ("behind", "2026-04")
     assert "HP011" in ids(report)
+
+
+@pytest.mark.parametrize("today", [date(2026, 5, 20), date(2026, 8, 20), date(2026, 11, 20), date(2027, 2, 20)])
+def test_off_track_fix_agrees_with_the_track(calendar, today):
+    """HP010's fix installs the baseline the row's track names, even a predicted one, never 'wait for the next'."""
+    now = datetime(today.year, today.month, today.day, 6, tzinfo=timezone.utc)
+    report = run([_vm(os_version=FEB_2026_LCU_2025, today=today)], calendar=calendar, today=today, now=now)
+    finding = only(report, "HP010")
+    track = report.results[0].track
+    baseline = next((r for r in track.missing if r.reboot), None)
+    if baseline is not None:
+        assert f"Install the {baseline.month} baseline" in finding.fix and "when it ships" not in finding.fix
+        # Where the track's account names a baseline to install, it is the same one.
+        named = re.findall(r"installing the (\d{4}-\d{2}) baseline", track.detail)
+        assert named[:1] in ([], [baseline.month])
+    else:
+        assert "when it ships" in finding.fix

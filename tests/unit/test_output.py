@@ -72,3 +72,38 @@ def test_bad_query_is_input_error(query):
 def test_unknown_format_is_input_error():
     with pytest.raises(InputError, match="xml"):
         out(ROWS, "xml")
+
+
+def test_default_table_drops_wide_then_last_columns_to_fit():
+    from hpctl.output import TABLE_WIDTH, Column, TableLayout, to_table
+
+    rows = [{"name": "vm-1", "group": "rg", "note": "x" * 80, "more": "y" * 60, "id": "/subscriptions/" + "z" * 90}]
+    cols = [Column("Name", "name"), Column("Group", "group"), Column("Note", "note"), Column("More", "more"),
+            Column("Id", "id", wide=True)]
+    default = to_table(rows, cols, TableLayout())
+    assert default.split("\n")[0].split() == ["Name", "Group", "Note"]  # More gave way, Id is wide
+    assert max(len(line) for line in default.splitlines()) <= TABLE_WIDTH
+    assert to_table(rows, cols, TableLayout(wide=True)).split("\n")[0].split() == ["Name", "Group", "Note", "More",
+                                                                                 "Id"]
+    assert to_table(rows, cols, TableLayout(only=("id", "NAME"))).split("\n")[0].split() == ["Id", "Name"]
+
+
+def test_unknown_column_lists_the_known_ones():
+    from hpctl.output import Column, TableLayout, to_table
+
+    with pytest.raises(InputError, match=r"--columns Colour: no such column here; use any of Name, Id\."):
+        to_table([{"name": "a"}], [Column("Name", "name"), Column("Id", "id", wide=True)],
+                 TableLayout(only=("Colour",)))
+
+
+def test_long_text_wraps_in_its_cell_between_words():
+    from hpctl.output import TABLE_WIDTH, Column, TableLayout, to_table
+
+    message = "Virtualization-based security is not running; " * 4
+    table = to_table([{"level": "error", "message": message}],
+                     [Column("Level", "level"), Column("Message", "message", wrap=True)], TableLayout())
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= TABLE_WIDTH and len(lines) > 3
+    assert lines[2].startswith("error  Virtualization-based") and lines[3].startswith("       ")
+    assert " ".join(" ".join(line.split()[1:] if n == 0 else line.split()) for n, line in enumerate(lines[2:])) \
+        == message.strip()

@@ -272,9 +272,9 @@ def test_junit_of_an_empty_report(calendar):  # noqa: F811
 def test_table_rows(report):
     rows = to_table_rows(report)
     assert len(rows) == 7
-    assert list(rows[0]) == ["name", "resourceGroup", "kind", "compliant", "worstSeverity", "findings", "track",
-                             "nextReboot", "schedule"]
-    by_name = {r["name"]: r for r in rows}
+    assert list(rows[0]) == ["id", "name", "resourceGroup", "kind", "compliant", "worstSeverity", "findings",
+                             "track", "nextReboot", "schedule"]
+    by_name = {r.pop("id").rsplit("/", 1)[1]: r for r in rows}
     assert by_name["web-01"] == {"name": "web-01", "resourceGroup": "rg-web", "kind": "vm", "compliant": True,
                                  "worstSeverity": "", "findings": "", "track": "hotpatch 2026-05",
                                  "nextReboot": "2026-06-09", "schedule": ""}
