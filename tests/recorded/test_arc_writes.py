@@ -9,7 +9,7 @@ import pytest
 
 from tests.recording import ZERO_GUID
 
-pytestmark = pytest.mark.vcr
+pytestmark = [pytest.mark.vcr, pytest.mark.usefixtures("serial_playback")]
 WRITES = ("PUT", "PATCH", "POST", "DELETE")
 
 

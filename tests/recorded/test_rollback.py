@@ -12,17 +12,9 @@ import pytest
 
 import hpctl.edge.stepped as stepped
 
-pytestmark = pytest.mark.vcr
+pytestmark = [pytest.mark.vcr, pytest.mark.usefixtures("serial_playback")]
 
 
-@pytest.fixture(autouse=True)
-def one_vm_at_a_time(monkeypatch):
-    """Playback one VM at a time too: vcrpy un-patches the HTTP classes for a moment each time it builds a
-    connection (vcr.patch.force_reset), so a connection another thread builds in that window reaches the real
-    network. These runs open many connections at once (a Run Command per VM), which made that race show."""
-    from tests.conftest import _serialise_vcr_recording
-
-    _serialise_vcr_recording(monkeypatch)
 
 
 @pytest.fixture
