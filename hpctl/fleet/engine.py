@@ -72,6 +72,7 @@ class _Op:
     poll_failures: int = 0
     read_failures: int = 0  # reconciling reads that failed
     outcome: Outcome | None = None
+    accepted: bool = False  # Azure accepted it (this run, or read back by a reconcile): never sent again
 
 
 @dataclass
@@ -129,6 +130,10 @@ class Engine:
                 self._reconciles.append(op)
             elif state == DONE and entry and entry.get("outcome") not in (FAILED, UNKNOWN, None):
                 op.outcome = Outcome(ALREADY_DONE, note="already done in an earlier run")
+            elif state == DONE and entry and entry.get("accepted") and not self.kind.resend_safe:
+                # Accepted in an earlier run and ended Failed (or Unknown): --resume never sends it again. What
+                # Azure shows now decides (reconcile): still the failed run, or a newer one the operator ran.
+                self._reconciles.append(op)
             else:
                 to_send.append(op)
         self._progress.done = sum(op.outcome is not None for op in ops)
@@ -241,7 +246,8 @@ class Engine:
         if journal:
             if self.journal is not None:
                 # Need not wait for the disk: lost, --resume reads the outcome from Azure again.
-                self.journal.record(op.target.id, DONE, durable=False, outcome=outcome.status)
+                self.journal.record(op.target.id, DONE, durable=False, outcome=outcome.status,
+                                    accepted=op.accepted)
             self.stats.finished += 1
         self._progress.done += 1
         self._progress.failed += outcome.status == FAILED
@@ -258,6 +264,7 @@ class Engine:
 
     def _accepted(self, op: _Op, handle: Handle, *, fresh: bool) -> int:
         op.handle = handle
+        op.accepted = True
         self.gate.observe(self._send_budgets, op.target.id, handle.accepted_headers())
         if fresh:
             self.stats.started += 1
@@ -315,6 +322,7 @@ class Engine:
                 return self._finish(op, Outcome(FAILED, error=AzureOperationError(
                     f"{self.kind.name} was not accepted after {op.attempts} attempts (the connection kept failing)")))
             return self._requeue(op, to_send, stopping)
+        op.accepted = True
         return self._finish(op, found) if found.status != OUT_ACCEPTED else self._finish_open(op, found)
 
     def _send_failed(self, op: _Op, exc: BaseException, to_send: deque[_Op], *, stopping: bool) -> int:

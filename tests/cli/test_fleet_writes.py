@@ -42,6 +42,28 @@ def test_an_install_whose_result_says_failed_exits_1(sandbox, hpctl):
     assert "installation failed on 1 of 1 VMs" in result.stderr
 
 
+def test_resume_never_sends_again_an_install_that_was_accepted_and_failed(sandbox, hpctl, tmp_path):
+    journal = tmp_path / "install.journal"
+    sandbox.fail_next_patches(r"web-02/installPatches$")
+    first = hpctl(*INSTALL, "-g", "rg-web", "-n", "web-01", "-n", "web-02", "--yes", "--state-file", str(journal))
+    assert first.exit_code == 1 and rows(first)["web-02"]["outcome"] == "Failed"
+    resumed = hpctl(*INSTALL, "-g", "rg-web", "-n", "web-01", "-n", "web-02", "--yes", "--state-file", str(journal),
+                    "--resume")
+    assert resumed.exit_code == 1
+    again = rows(resumed)
+    assert again["web-01"]["outcome"] == "AlreadyDone"
+    # Read back from the VM (its last installation is still the failed one), not sent again.
+    assert again["web-02"]["outcome"] == "Failed" and again["web-02"]["installation"]["status"] == "Failed"
+    assert posts(sandbox, "installPatches", 202) == {"web-01": 1, "web-02": 1}
+    # The operator installs on web-02 in a run of its own; --resume then reads that newer success back.
+    assert hpctl(*INSTALL, "-g", "rg-web", "-n", "web-02").exit_code == 0
+    fixed = hpctl(*INSTALL, "-g", "rg-web", "-n", "web-01", "-n", "web-02", "--yes", "--state-file", str(journal),
+                  "--resume")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert rows(fixed)["web-02"]["outcome"] == "Succeeded"
+    assert posts(sandbox, "installPatches", 202) == {"web-01": 1, "web-02": 2}
+
+
 def test_a_dropped_install_is_reconciled_before_it_is_sent_again(sandbox, hpctl):
     sandbox.inject(method="POST", path_regex=r"web-01/installPatches$", status="drop", times=1)
     result = hpctl(*INSTALL, "-g", "rg-web", "-n", "web-01")

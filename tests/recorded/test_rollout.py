@@ -52,6 +52,15 @@ def test_a_failure_stops_the_rollout_and_resume_carries_on(arm, hpctl, tmp_path)
     assert later and all(r["outcome"] == "Skipped" for r in later)
     assert "stopped after wave 1" in first.stderr and "--resume" in first.stderr
 
+    # --resume never sends installPatches again to a VM whose install Azure accepted: web-01 is read back
+    # (still the failed run) and the rollout stops at wave 1 again.
+    stuck = hpctl(*INSTALL, "-g", "rg-web", "--state-file", state, "--resume")
+    assert stuck.exit_code == 1
+    assert {r["name"]: r for r in rows_of(stuck)}["web-01"]["outcome"] == "Failed"
+    assert "stopped after wave 1" in stuck.stderr
+
+    # The operator fixes web-01 with an install of its own; --resume reads that success back and carries on.
+    assert hpctl(*INSTALL, "-g", "rg-web", "-n", "web-01").exit_code == 0
     second = hpctl(*INSTALL, "-g", "rg-web", "--state-file", state, "--resume")
     assert second.exit_code == 0, second.stderr
     again = {r["name"]: r for r in rows_of(second)}
