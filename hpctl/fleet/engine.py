@@ -127,12 +127,14 @@ class Engine:
             if state == ACCEPTED and entry and entry.get("token"):
                 to_resume.append(op)
             elif state in (SENDING, ACCEPTED):
+                op.accepted = state == ACCEPTED
                 self._reconciles.append(op)
             elif state == DONE and entry and entry.get("outcome") not in (FAILED, UNKNOWN, None):
                 op.outcome = Outcome(ALREADY_DONE, note="already done in an earlier run")
             elif state == DONE and entry and entry.get("accepted") and not self.kind.resend_safe:
                 # Accepted in an earlier run and ended Failed (or Unknown): --resume never sends it again. What
                 # Azure shows now decides (reconcile): still the failed run, or a newer one the operator ran.
+                op.accepted = True
                 self._reconciles.append(op)
             else:
                 to_send.append(op)
@@ -315,6 +317,14 @@ class Engine:
 
     def _reconciled(self, op: _Op, found: Outcome | None, to_send: deque[_Op], stopping: bool) -> int:
         """What reading the target back found: not started (send it, unless it kept failing), or its outcome."""
+        if found is None and op.accepted:
+            # Azure accepted it in an earlier run, and the target shows nothing newer: keep that run's outcome.
+            entry = self._entry(op)
+            return self._finish(op, Outcome(entry.get("outcome") or UNKNOWN, error=AzureOperationError(
+                f"{self.kind.name} on {op.target.name} was accepted in an earlier run and ended "
+                f"{entry.get('outcome') or 'Unknown'}; --resume does not send it again",
+                hint="Fix the VM (an install of its own if need be), then --resume reads that back."),
+                note="ended in an earlier run"))
         if found is None:
             if self.journal is not None:
                 self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")

@@ -64,6 +64,18 @@ def test_resume_never_sends_again_an_install_that_was_accepted_and_failed(sandbo
     assert posts(sandbox, "installPatches", 202) == {"web-01": 1, "web-02": 2}
 
 
+def test_resume_keeps_a_failed_install_the_vm_shows_no_record_of(sandbox, hpctl, tmp_path):
+    journal = tmp_path / "install.journal"
+    both = ("-g", "rg-app", "-n", "app-04", "-n", "app-01", "--yes", "--state-file", str(journal))
+    first = hpctl(*INSTALL, *both)  # app-04 has no VM agent
+    assert first.exit_code == 1 and rows(first)["app-04"]["outcome"] == "Failed"
+    resumed = hpctl(*INSTALL, *both, "--resume")
+    assert resumed.exit_code == 1
+    row = rows(resumed)["app-04"]
+    assert row["outcome"] == "Failed" and "does not send it again" in row["error"]["message"]
+    assert posts(sandbox, "installPatches", 202) == {"app-04": 1, "app-01": 1}
+
+
 def test_a_dropped_install_is_reconciled_before_it_is_sent_again(sandbox, hpctl):
     sandbox.inject(method="POST", path_regex=r"web-01/installPatches$", status="drop", times=1)
     result = hpctl(*INSTALL, "-g", "rg-web", "-n", "web-01")
