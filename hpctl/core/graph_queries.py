@@ -205,7 +205,7 @@ def maintenance_assignments_query(vm_ids: Sequence[str] = ()) -> str:
     given VMs, or of every VM when none are given."""
     lines = ["maintenanceresources", f"| where type =~ {quote(MAINTENANCE_ASSIGNMENT_TYPE)}"]
     if vm_ids:
-        wanted = ", ".join(quote(v.lower()) for v in vm_ids)
+        wanted = ", ".join(quote(v) for v in sorted({v.lower() for v in vm_ids}))  # one text for one set of VMs
         lines.append(f"| where isnotnull(properties.filter) or tolower(tostring(properties.resourceId)) in~ ({wanted})")
     return "\n".join([*lines, "| project id, name, type, resourceGroup, subscriptionId, properties",
                       "| order by id asc"])
