@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import running_sandbox
 
 SUB = "00000000-0000-0000-0000-000000000000"
 WRITES = ("PUT", "PATCH", "POST", "DELETE")
@@ -33,13 +33,9 @@ REFUSALS = {
 
 @pytest.fixture(scope="module")
 def arc_sandbox(tmp_path_factory):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
     state = tmp_path_factory.mktemp("sandbox")
-    sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
-    sandbox.start()
-    yield sandbox, state
-    sandbox.stop()
+    with running_sandbox(state) as sandbox:
+        yield sandbox, state
 
 
 @pytest.mark.parametrize("args,needle,reads", REFUSALS.values(), ids=REFUSALS.keys())

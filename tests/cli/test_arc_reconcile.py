@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import point_at, running_sandbox
 
 
 @pytest.fixture
 def conn(tmp_path, monkeypatch):
     from hpctl.edge.clients import connect
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
-    sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=tmp_path))
-    sandbox.start()
-    monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(tmp_path))
-    monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
-    monkeypatch.setenv("HPCTL_STATE_DIR", str(tmp_path / "journals"))
-    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
-    monkeypatch.setenv("HPCTL_POLLING_INTERVAL", "0.02")
-    try:
+    with running_sandbox(tmp_path) as sandbox:
+        point_at(monkeypatch, tmp_path)
+        monkeypatch.setenv("HPCTL_STATE_DIR", str(tmp_path / "journals"))
+        monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
         yield sandbox, connect("sandbox", None)
-    finally:
-        sandbox.stop()
 
 
 def test_known_installations_carry_the_activity_id(conn):

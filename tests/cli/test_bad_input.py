@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import running_sandbox
 
 GOOD_INSTALL = ["install", "-g", "rg-web", "--classification", "Critical,Security", "--reboot-setting", "IfRequired"]
 
@@ -61,13 +61,9 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def live_sandbox(tmp_path_factory):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
     state = tmp_path_factory.mktemp("sandbox")
-    sandbox = Sandbox(SandboxConfig(fleet=8, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
-    sandbox.start()
-    yield sandbox, state
-    sandbox.stop()
+    with running_sandbox(state, fleet=8) as sandbox:
+        yield sandbox, state
 
 
 def _refused(sandbox, hpctl, monkeypatch, state, args, needle, max_lines=1):

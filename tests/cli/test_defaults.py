@@ -8,6 +8,7 @@ import pytest
 
 from hpctl.cli.common import expand_multi_values
 from hpctl.defaults import choose_subscription
+from tests.cli.conftest import running_sandbox
 
 A, B, C, D = ("aaaaaaaa-0000-0000-0000-00000000000a", "bbbbbbbb-0000-0000-0000-00000000000b",
               "cccccccc-0000-0000-0000-00000000000c", "dddddddd-0000-0000-0000-00000000000d")
@@ -58,12 +59,7 @@ def test_configure_lists_and_rejects_unknown_keys(everywhere, hpctl):
 
 
 def test_subscription_by_name_and_group_default_on_the_sandbox(hpctl, monkeypatch, tmp_path):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-    from tests.conftest import SANDBOX_DATE
-
-    sandbox = Sandbox(SandboxConfig(fleet=8, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=tmp_path))
-    sandbox.start()
-    try:
+    with running_sandbox(tmp_path, fleet=8) as sandbox:
         monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(tmp_path))
         monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
         assert hpctl("configure", "--defaults", "group=rg-web").exit_code == 0
@@ -81,8 +77,6 @@ def test_subscription_by_name_and_group_default_on_the_sandbox(hpctl, monkeypatc
         missing = hpctl("--cloud", "sandbox", "status", "-s", "no such subscription")
         assert missing.exit_code == 3 and "No subscription named 'no such subscription'" in missing.stderr
         assert len(sandbox.requests()) == before + 1  # only GET /subscriptions
-    finally:
-        sandbox.stop()
 
 
 def test_multi_value_options_expand_as_az_writes_them():

@@ -5,27 +5,26 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import running_sandbox
 
 WRITES = ("PUT", "PATCH", "DELETE")
 
 
-@pytest.fixture(scope="module")
-def live_sandbox(tmp_path_factory):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
-    state = tmp_path_factory.mktemp("sandbox")
-    sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
-    sandbox.start()
-    # A dynamic scope that matches a hotpatch-eligible VM (web-02): hpctl must not edit a scope others share.
+def _a_dynamic_scope_over_rg_web(sandbox):
+    """A dynamic scope that matches a hotpatch-eligible VM (web-02): hpctl must not edit a scope others share."""
     store = sandbox.backend.maintenance
     config = store.get_config("rg-api", "mc-api-saturday")
     store.put_assignment(f"/subscriptions/{sandbox.subscription_id}", "web-nightly", {"properties": {
         "maintenanceConfigurationId": config["id"],
         "filter": {"resourceGroups": ["rg-web"], "tagSettings": {"tags": {"env": ["prod"]}}},
     }}, dynamic=True)
-    yield sandbox, state
-    sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def live_sandbox(tmp_path_factory):
+    state = tmp_path_factory.mktemp("sandbox")
+    with running_sandbox(state, arrange=_a_dynamic_scope_over_rg_web) as sandbox:
+        yield sandbox, state
 
 
 ID = "/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/app-02"

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import point_at, running_sandbox
 
 INSTALL = ["install", "--classification", "Critical,Security", "--reboot-setting", "IfRequired"]
 
@@ -175,16 +175,9 @@ def test_dry_run_reads_only_and_says_what_would_install(sandbox, hpctl):
 
 def test_small_fault_soak_never_installs_twice_nor_hides_a_success(tmp_path, monkeypatch, hpctl):
     """A short version of benchmarks/fault_soak.py: 429s, 5xx, dropped connections and failed operations."""
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
     state = tmp_path / "soak"
-    box = Sandbox(SandboxConfig(fleet=24, seed=3, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state,
-                                faults="429=0.05,500=0.05,503=0.05,drop=0.05,fail=0.05"))
-    box.start()
-    monkeypatch.setenv("HPCTL_CLOUD", "sandbox")
-    monkeypatch.setenv("HPCTL_SANDBOX_DIR", str(state))
-    monkeypatch.setenv("HPCTL_POLLING_INTERVAL", "0.02")
-    try:
+    with running_sandbox(state, seed=3, faults="429=0.05,500=0.05,503=0.05,drop=0.05,fail=0.05") as box:
+        point_at(monkeypatch, state)
         vms = {vm.name: vm for vm in box.backend.compute.list("rg-web")}
         before = {name: len(vm.installations) for name, vm in vms.items()}
         result = hpctl(*INSTALL, "-g", "rg-web", "--yes")
@@ -197,8 +190,6 @@ def test_small_fault_soak_never_installs_twice_nor_hides_a_success(tmp_path, mon
         for row in failed:  # the sandbox's own record: nothing reported Failed had in fact succeeded
             new = vms[row["name"]].installations[before[row["name"]]:]
             assert not [i for i in new if i["status"] == "Succeeded"], row
-    finally:
-        box.stop()
 
 
 @pytest.mark.parametrize("answer", ["n", "y"])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import running_sandbox
 
 IMAGE = ["--image", "2025-datacenter-azure-edition-core"]
 VM = ["vm", "create", "-g", "rg-web", "-n", "web-50", *IMAGE]
@@ -88,13 +88,9 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def live_sandbox(tmp_path_factory):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
     state = tmp_path_factory.mktemp("sandbox")
-    sandbox = Sandbox(SandboxConfig(fleet=8, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
-    sandbox.start()
-    yield sandbox, state
-    sandbox.stop()
+    with running_sandbox(state, fleet=8) as sandbox:
+        yield sandbox, state
 
 
 @pytest.mark.parametrize("args,needle", BAD.values(), ids=BAD.keys())

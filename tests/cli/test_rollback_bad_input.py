@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SANDBOX_DATE
+from tests.cli.conftest import running_sandbox
 
 OPTION_ERRORS = {
     "restart without --reboot-pending": (["restart", "-g", "rg-web", "--yes"], "--reboot-pending"),
@@ -30,14 +30,13 @@ REFUSALS = {
 
 @pytest.fixture(scope="module")
 def live_sandbox(tmp_path_factory):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
     state = tmp_path_factory.mktemp("sandbox")
-    sandbox = Sandbox(SandboxConfig(fleet=24, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
-    sandbox.backend.vm("rg-web", "web-04").patch.history.clear()  # DISM lists no cumulative package any more
-    sandbox.start()
-    yield sandbox, state
-    sandbox.stop()
+
+    def no_cumulative_package(box):
+        box.backend.vm("rg-web", "web-04").patch.history.clear()  # DISM lists no cumulative package any more
+
+    with running_sandbox(state, arrange=no_cumulative_package) as sandbox:
+        yield sandbox, state
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import typer.main
 
 from hpctl.cli import app
 from hpctl.output import TABLE_WIDTH
+from tests.cli.conftest import running_sandbox
 from tests.cli.test_template_lint_cli import BAD
 from tests.conftest import SANDBOX_DATE
 
@@ -61,14 +62,9 @@ def test_every_command_is_walked():
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    from hpctl.sandbox import Sandbox, SandboxConfig
-
     state = tmp_path_factory.mktemp("sandbox")
-    # The fleet `hpctl sandbox serve` seeds by default (50 VMs, seed 7).
-    sandbox = Sandbox(SandboxConfig(fleet=50, seed=7, date=SANDBOX_DATE, time_scale=60000.0, state_dir=state))
-    sandbox.start()
-    yield state
-    sandbox.stop()
+    with running_sandbox(state, fleet=50):  # the fleet `hpctl sandbox serve` seeds by default (50 VMs, seed 7)
+        yield state
 
 
 @pytest.fixture
