@@ -47,6 +47,10 @@ MAX_RECONCILE_READS = 4
 # Polls that keep failing go on until the operation's own limit plus this margin.
 POLL_MARGIN_SECONDS = 600.0
 MIN_POLL_MARGIN = 2.0  # wall seconds, however fast the endpoint's clock runs
+# A run read back as still going (no token to poll: the process died between Azure's 202 and the journal) is
+# read again this often, until it ends or its time is up.
+READ_BACK_SECONDS = 30.0
+MIN_READ_BACK = 0.2  # wall seconds
 # ... and only after this many failed polls in a row: a poll that fails now and then is no reason to give up.
 MIN_FAILED_POLLS = 8
 MAX_POLL_BACKOFF = 60.0
@@ -120,6 +124,7 @@ class Engine:
         self._progress = Progress(total=len(ops))
         to_send: deque[_Op] = deque()
         self._polls: list[tuple[float, int, _Op]] = []
+        self._read_backs: list[tuple[float, int, _Op]] = []  # accepted runs to read back again, by when
         to_resume: list[_Op] = []
         for op in ops:
             entry = self.journal.entries.get(op.target.id) if self.journal else None
@@ -163,6 +168,10 @@ class Engine:
                         op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
                         self.stats.not_started += 1
                     to_send.clear()
+                while self._read_backs and self._read_backs[0][0] <= now:
+                    self._reconciles.append(heapq.heappop(self._read_backs)[2])
+                if self._read_backs:
+                    wake = min(wake, self._read_backs[0][0])
                 while self._reconciles and running < workers:
                     op = self._reconciles.pop(0)
                     submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
@@ -196,7 +205,7 @@ class Engine:
                 if self._polls:
                     wake = min(wake, self._polls[0][0])
                 if running == 0 and not to_send and not self._reconciles and (
-                        not self._polls or (grace_end is not None and now >= grace_end)):
+                        not (self._polls or self._read_backs) or (grace_end is not None and now >= grace_end)):
                     break
                 # Every worker busy: only a finished call can change anything, so wait for one (no spinning).
                 timeout = 0.5 if running >= workers else max(0.0, min(wake - now, 0.5))
@@ -212,7 +221,7 @@ class Engine:
                         event = self._events.get_nowait()
                     except queue.Empty:
                         break
-        for _, _, op in self._polls:
+        for _, _, op in self._polls + self._read_backs:
             op.outcome = Outcome(OUT_ACCEPTED, note="accepted and still running when hpctl stopped waiting")
         self._report()
         return [op.outcome or Outcome(NOT_STARTED) for op in ops]
@@ -333,7 +342,18 @@ class Engine:
                     f"{self.kind.name} was not accepted after {op.attempts} attempts (the connection kept failing)")))
             return self._requeue(op, to_send, stopping)
         op.accepted = True
-        return self._finish(op, found) if found.status != OUT_ACCEPTED else self._finish_open(op, found)
+        if found.status != OUT_ACCEPTED:
+            return self._finish(op, found)
+        now = self.clock()
+        if not op.deadline:
+            op.deadline = now + self.kind.max_seconds / self.time_scale + max(
+                POLL_MARGIN_SECONDS / self.time_scale, MIN_POLL_MARGIN)
+        if self.wait and not stopping and now < op.deadline:
+            # Still running, with no token to follow: read it back again later, as a poll would.
+            delay = max(READ_BACK_SECONDS / self.time_scale, MIN_READ_BACK)
+            heapq.heappush(self._read_backs, (now + delay, next(self._seq), op))
+            return 0
+        return self._finish_open(op, found)
 
     def _send_failed(self, op: _Op, exc: BaseException, to_send: deque[_Op], *, stopping: bool) -> int:
         failure = send_failure(exc)
