@@ -92,7 +92,7 @@ def run_phase(sandbox: Any, env: dict[str, str], name: str, args: list[str], see
     kind = args[0]
     log_before = len(sandbox.requests())
     tokens = guest_patch_tokens(sandbox)
-    start = time.perf_counter()
+    start, start_mono = time.perf_counter(), time.monotonic()
     done = subprocess.run([sys.executable, "-c", CHILD, "--cloud", "sandbox", *args, "--yes", "-o", "json"],
                           capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
@@ -109,6 +109,7 @@ def run_phase(sandbox: Any, env: dict[str, str], name: str, args: list[str], see
     refill = 200 / 60 * scale  # guest-patch tokens a wall second (200 a minute, on the sandbox's clock)
     t_n = max(0.0, n - tokens) / refill
     bound = max(max(durations, default=0.0), t_n + min(durations, default=0.0))
+    posts = [r["at"] - log[0]["at"] for r in log if r["method"] == "POST" and r["status"] == 202] if log else []
     return {
         "phase": name,
         "vms": len(rows),
@@ -119,6 +120,9 @@ def run_phase(sandbox: Any, env: dict[str, str], name: str, args: list[str], see
                              f"{t_n:.2f} s; durations {min(durations, default=0):.2f}-{max(durations, default=0):.2f}"
                              f" s; bound = max(longest, last token + shortest) = {bound:.2f} s"),
         "requests": len(log),
+        # When the sandbox answered the first request and accepted the last operation, from the first request.
+        "first_request_after_s": round(log[0]["at"] - start_mono, 2) if log else None,
+        "last_accepted_after_first_request_s": round(max(posts), 2) if posts else None,
         "http_429": sum(1 for r in log if r["status"] == 429),
         "failed_by_throttling": len(throttled_failures),
         "outcomes": dict(Counter(r.get("outcome") for r in rows)),

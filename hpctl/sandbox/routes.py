@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections import deque
@@ -82,7 +83,8 @@ class Response:
 
 
 class RequestLog:
-    """The last REQUEST_LOG_SIZE ARM requests: method, path (no query) and status, oldest first."""
+    """The last REQUEST_LOG_SIZE ARM requests: method, path (no query), status and when it was answered
+    (`at`, monotonic wall seconds, for the benchmarks' timelines), oldest first."""
 
     def __init__(self, size: int = REQUEST_LOG_SIZE) -> None:
         self._items: deque[dict[str, Any]] = deque(maxlen=size)
@@ -90,7 +92,7 @@ class RequestLog:
 
     def add(self, method: str, path: str, status: int | str) -> None:
         with self._lock:
-            self._items.append({"method": method, "path": path, "status": status})
+            self._items.append({"method": method, "path": path, "status": status, "at": time.monotonic()})
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -148,7 +148,7 @@ class Sandbox:
     # -- steering from tests --------------------------------------------------------------------------
 
     def requests(self) -> list[dict[str, Any]]:
-        """The request log, oldest first: {"method", "path" (no query), "status"} (/_sandbox/requests)."""
+        """The request log, oldest first: {"method", "path" (no query), "status", "at"} (/_sandbox/requests)."""
         return self._app.log.snapshot() if self._app is not None else []
 
     def inject(

@@ -134,7 +134,7 @@ def test_enable_hotpatch_on_an_automatic_by_os_vm_through_the_sdk(vms: Arm) -> N
     assert (result.patch_settings.patch_mode, result.patch_settings.enable_hotpatching) == ("AutomaticByPlatform", True)
     assert vm.provisioning_state == "Succeeded"
     assert sandbox.backend.vm("rg1", "byos").enrolled
-    patch_log = [r for r in sandbox.requests() if r["method"] == "PATCH"]
+    patch_log = [{k: r[k] for k in ("method", "path", "status")} for r in sandbox.requests() if r["method"] == "PATCH"]
     assert patch_log == [{"method": "PATCH", "path": vms.vm("rg1", "byos"), "status": 200}]
     with pytest.raises(ResourceExistsError) as caught:  # the SDK maps CRP's 409 to ResourceExistsError
         client.virtual_machines.begin_update("rg1", "byos", windows(enableAutomaticUpdates=False)).result()
