@@ -12,7 +12,9 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
+    map_error,
 )
+from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from hpctl.errors import AuthError, AzureOperationError, HpctlError, NotFoundError
 
@@ -74,6 +76,17 @@ def azure_error_detail(exc: HttpResponseError) -> tuple[str | None, str]:
         except ValueError:
             pass
     return code, " ".join(str(message).split())
+
+
+# The statuses the generated SDK operations map to typed errors; raw requests (send_request) map them the same way.
+_ERROR_MAP = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
+
+
+def raise_arm_error(response: Any) -> None:
+    """Raise for a failed raw ARM response (send_request) exactly as a generated SDK operation would."""
+    if response.status_code >= 400:
+        map_error(status_code=response.status_code, response=response, error_map=_ERROR_MAP)
+        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
 
 
 def fix_for(text: str) -> str | None:

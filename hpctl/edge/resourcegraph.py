@@ -8,19 +8,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    map_error,
-)
 from azure.core.rest import HttpRequest
-from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from hpctl.core.graph_queries import PAGE_SIZE
 from hpctl.edge.clients import Connection
+from hpctl.edge.errors import raise_arm_error
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +22,6 @@ MAX_WAIT_SECONDS = 60.0
 # After a 429 wait at least this long, whatever the header says, so a rounded-down "00:00:00" can't spin.
 MIN_THROTTLED_WAIT = 0.5
 RESOURCES_PATH = "/providers/Microsoft.ResourceGraph/resources"
-# The statuses the SDK's resources() maps to typed errors (hpctl/edge/errors.py turns them into exit codes).
-_ERROR_MAP = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
 # Replaced in playback so recorded waits cost nothing (like azure-core's own retry sleep).
 pause = time.sleep
 
@@ -130,8 +121,7 @@ def _page(conn: Connection, quota: QuotaClock, request: HttpRequest) -> dict[str
         if response.status_code == 429 and state is not None and attempt < MAX_QUOTA_WAITS:
             quota.throttled(received, state[1])
             continue
-        map_error(status_code=response.status_code, response=response, error_map=_ERROR_MAP)
-        raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+        raise_arm_error(response)
     raise AssertionError("unreachable")
 
 
