@@ -164,10 +164,14 @@ class Gate:
                 if name in remaining:
                     bucket.tokens = min(bucket.tokens, float(remaining[name]))
                 hit = name == policy or (policy is None and not per_vm) or remaining.get(name) == 0
+                bucket.probing = False
                 if hit:
                     bucket.tokens = min(bucket.tokens, 0.0)
                     pause = retry_after if retry_after is not None else 1.0 / max(bucket.rate, 1e-9)
                     bucket.blocked_until = max(bucket.blocked_until, now + pause)
                     bucket.granted = retry_after is not None
-                bucket.observed = True
-                bucket.probing = False
+                    # Our count was wrong (another client spends this budget, or it is smaller than published):
+                    # after the pause one request learns the count before the rest go, not a burst into 429s.
+                    bucket.observed = False
+                else:
+                    bucket.observed = True

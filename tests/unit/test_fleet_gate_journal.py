@@ -63,6 +63,22 @@ def test_a_429_blocks_its_bucket_until_retry_after_then_grants_a_token():
     assert gate.try_take((GUEST_PATCH,), "vm2") == 0.0
 
 
+def test_after_a_429_one_request_learns_the_count_before_the_rest_go():
+    """A 429 says our count was wrong (another client spends the budget, or it is smaller than published): when
+    Retry-After is over, the refill hpctl believes in would let a burst go into more 429s."""
+    clock = Clock()
+    gate = Gate(scale=60.0, clock=clock)
+    gate.observe((GUEST_PATCH,), "vm0", {})
+    gate.throttled((GUEST_PATCH,), "vm1", "VMGuestPatchOperationSubscriptionMaximum", 1.0, {})
+    clock.now = 5.0  # 5 s at x60: hpctl's model has refilled far more than one token
+    assert gate.try_take((GUEST_PATCH,), "vm1") == 0.0  # the probe
+    assert gate.try_take((GUEST_PATCH,), "vm2") > 0  # the rest wait for its answer
+    gate.observe((GUEST_PATCH,), "vm1", {"x-ms-ratelimit-remaining-resource":
+                                         "Microsoft.Compute/VMGuestPatchOperationSubscriptionMaximum;1"})
+    assert gate.try_take((GUEST_PATCH,), "vm2") == 0.0
+    assert gate.try_take((GUEST_PATCH,), "vm3") > 0  # the count Azure gave, not the model's
+
+
 def test_the_sandbox_time_scale_speeds_refill():
     clock = Clock()
     gate = Gate(scale=600.0, clock=clock)
