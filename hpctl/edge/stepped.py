@@ -92,6 +92,11 @@ class Pending:
     def accepted_headers(self) -> dict[str, str]:
         return _headers(self._polling._initial_response)
 
+    def first_delay(self) -> float:
+        """How long to wait before the first poll: the acceptance's Retry-After, else the polling interval (as
+        azure-core's own poller waits before its first status request)."""
+        return float(self._polling._extract_delay())
+
     def step(self) -> Step:
         """One request: a status poll, or, once the operation is over, the final GET of its result."""
         polling = self._polling
@@ -195,6 +200,9 @@ class Finished:
 
     def accepted_headers(self) -> dict[str, str]:
         return {}
+
+    def first_delay(self) -> float:
+        return 0.0
 
     def step(self) -> Step:
         return Step(True, result=self._result)

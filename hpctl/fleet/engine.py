@@ -16,7 +16,7 @@ from typing import Any
 
 from hpctl.edge.stepped import Step, send_failure
 from hpctl.errors import AzureOperationError
-from hpctl.fleet.budgets import ARM_READS, ARM_WRITES, Gate
+from hpctl.fleet.budgets import ARM_READS, ARM_WRITES, Budget, Gate
 from hpctl.fleet.interrupts import Interrupt
 from hpctl.fleet.journal import ACCEPTED, DONE, NOT_ACCEPTED, SENDING, Journal
 from hpctl.fleet.kinds import (
@@ -54,6 +54,13 @@ MIN_READ_BACK = 0.2  # wall seconds
 # ... and only after this many failed polls in a row: a poll that fails now and then is no reason to give up.
 MIN_FAILED_POLLS = 8
 MAX_POLL_BACKOFF = 60.0
+# A running operation is polled again after its Retry-After (or the polling interval), or after this fraction of
+# its age if that is longer: a late poll costs at most this share of the operation's own time, and a fleet's
+# thousand long operations don't spend the read budget asking every few seconds.
+POLL_AGE_FRACTION = 0.05
+# ... unless few operations are left: then they are asked as often as their Retry-After allows, within this many
+# polls a second (on Azure's clock) for the whole run, so the last VMs' ends are seen at once.
+POLL_RATE = 5.0
 
 
 @dataclass
@@ -70,9 +77,11 @@ class Progress:
 class _Op:
     target: FleetTarget
     index: int
+    kind: OperationKind
     attempts: int = 0
     handle: Handle | None = None
     deadline: float = 0.0
+    accepted_at: float = 0.0
     poll_failures: int = 0
     read_failures: int = 0  # reconciling reads that failed
     outcome: Outcome | None = None
@@ -90,6 +99,45 @@ class RunStats:
     sends: int = 0
     polls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _sends(op: _Op) -> tuple[Budget, ...]:
+    """The budgets one send of this operation draws on: its kind's, and ARM's write bucket."""
+    return (*op.kind.budgets, ARM_WRITES)
+
+
+def _polls(op: _Op) -> tuple[Budget, ...]:
+    """The budgets one poll draws on: its kind's, and ARM's read bucket."""
+    return (*op.kind.poll_budgets, ARM_READS)
+
+
+class _SendQueue:
+    """Targets waiting to be sent, one lane per operation kind in target order: a kind waiting for its budgets
+    (VMs' guest-patch tokens) never holds back another that draws on other budgets (Arc machines)."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[int, deque[_Op]] = {}
+
+    def _lane(self, op: _Op) -> deque[_Op]:
+        return self._lanes.setdefault(id(op.kind), deque())
+
+    def append(self, op: _Op) -> None:
+        self._lane(op).append(op)
+
+    def appendleft(self, op: _Op) -> None:
+        self._lane(op).appendleft(op)
+
+    def lanes(self) -> list[deque[_Op]]:
+        return [lane for lane in self._lanes.values() if lane]
+
+    def drain(self) -> list[_Op]:
+        """Everything still waiting, emptied out."""
+        out = [op for lane in self._lanes.values() for op in lane]
+        self._lanes.clear()
+        return out
+
+    def __bool__(self) -> bool:
+        return any(self._lanes.values())
 
 
 class Engine:
@@ -110,19 +158,18 @@ class Engine:
         self.on_progress = on_progress
         self.clock = clock
         self.stats = RunStats()
-        self._send_budgets = (*kind.budgets, ARM_WRITES)
-        self._poll_budgets = (*kind.poll_budgets, ARM_READS)
         self._events: queue.Queue[tuple[str, _Op, Any]] = queue.Queue()
         self._reconciles: list[_Op] = []  # sends whose fate must be read back from Azure (on a worker)
         self._seq = itertools.count()
 
     # -- the run -------------------------------------------------------------------------------------
 
-    def run(self, targets: list[FleetTarget]) -> list[Outcome]:
-        """Every target's outcome, in target order."""
-        ops = [_Op(t, i) for i, t in enumerate(targets)]
+    def run(self, targets: list[FleetTarget], kinds: list[OperationKind] | None = None) -> list[Outcome]:
+        """Every target's outcome, in target order. `kinds` gives each target its own operation kind (VMs and Arc
+        machines in one run: one schedule, one progress, one journal); else every target is the engine's kind."""
+        ops = [_Op(t, i, kinds[i] if kinds else self.kind) for i, t in enumerate(targets)]
         self._progress = Progress(total=len(ops))
-        to_send: deque[_Op] = deque()
+        to_send = _SendQueue()
         self._polls: list[tuple[float, int, _Op]] = []
         self._read_backs: list[tuple[float, int, _Op]] = []  # accepted runs to read back again, by when
         to_resume: list[_Op] = []
@@ -136,7 +183,7 @@ class Engine:
                 self._reconciles.append(op)
             elif state == DONE and entry and entry.get("outcome") not in (FAILED, UNKNOWN, None):
                 op.outcome = Outcome(ALREADY_DONE, note="already done in an earlier run")
-            elif state == DONE and entry and entry.get("accepted") and not self.kind.resend_safe:
+            elif state == DONE and entry and entry.get("accepted") and not op.kind.resend_safe:
                 # Accepted in an earlier run and ended Failed (or Unknown): --resume never sends it again. What
                 # Azure shows now decides (reconcile): still the failed run, or a newer one the operator ran.
                 op.accepted = True
@@ -156,7 +203,7 @@ class Engine:
 
             for op in to_resume:
                 in_flight += 1
-                submit("resumed", op, lambda op=op: self.kind.resume(op.target, self._entry(op)["token"]))
+                submit("resumed", op, lambda op=op: op.kind.resume(op.target, self._entry(op)["token"]))
             in_flight += len(self._reconciles)
             self._report()
             while True:
@@ -164,38 +211,45 @@ class Engine:
                 wake = now + 0.5
                 if self.interrupt.requested and grace_end is None:
                     grace_end = now + (GRACE_SECONDS if self.wait else 0.0)
-                    for op in to_send:
+                    for op in to_send.drain():
                         op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
                         self.stats.not_started += 1
-                    to_send.clear()
                 while self._read_backs and self._read_backs[0][0] <= now:
                     self._reconciles.append(heapq.heappop(self._read_backs)[2])
                 if self._read_backs:
                     wake = min(wake, self._read_backs[0][0])
                 while self._reconciles and running < workers:
                     op = self._reconciles.pop(0)
-                    submit("reconciled", op, lambda op=op: self.kind.reconcile(op.target, self._entry(op)))
+                    submit("reconciled", op, lambda op=op: op.kind.reconcile(op.target, self._entry(op)))
                 admitted: list[_Op] = []
-                while to_send and in_flight < self.max_parallel and running + len(admitted) < workers:
-                    op = to_send[0]
-                    pause = self.gate.try_take(self._send_budgets, op.target.id)
-                    if pause > 0:
-                        wake = min(wake, now + pause)
-                        break
-                    to_send.popleft()
-                    in_flight += 1
-                    op.attempts += 1
-                    admitted.append(op)
+                lanes = to_send.lanes()
+                while lanes and in_flight < self.max_parallel and running + len(admitted) < workers:
+                    # One from each kind's lane in turn; a lane whose budgets are spent drops out of this round.
+                    for lane in list(lanes):
+                        if not (in_flight < self.max_parallel and running + len(admitted) < workers):
+                            break
+                        op = lane[0]
+                        pause = self.gate.try_take(_sends(op), op.target.id)
+                        if pause > 0:
+                            wake = min(wake, now + pause)
+                            lanes.remove(lane)
+                            continue
+                        lane.popleft()
+                        if not lane:
+                            lanes.remove(lane)
+                        in_flight += 1
+                        op.attempts += 1
+                        admitted.append(op)
                 if admitted and self.journal is not None:
                     # On disk before any of them is sent (one fsync for the batch).
                     self.journal.record_many([(op.target.id, SENDING, {"attempt": op.attempts,
-                                                                        "before": self.kind.before(op.target)})
+                                                                        "before": op.kind.before(op.target)})
                                               for op in admitted])
                 for op in admitted:
-                    submit("sent", op, lambda op=op: self.kind.send(op.target))
+                    submit("sent", op, lambda op=op: op.kind.send(op.target))
                 while self._polls and self._polls[0][0] <= now and running < workers:
                     op = self._polls[0][2]
-                    pause = self.gate.try_take(self._poll_budgets, op.target.id)
+                    pause = self.gate.try_take(_polls(op), op.target.id)
                     if pause > 0:
                         wake = min(wake, now + pause)
                         break
@@ -276,18 +330,21 @@ class Engine:
     def _accepted(self, op: _Op, handle: Handle, *, fresh: bool) -> int:
         op.handle = handle
         op.accepted = True
-        self.gate.observe(self._send_budgets, op.target.id, handle.accepted_headers())
+        self.gate.observe(_sends(op), op.target.id, handle.accepted_headers())
         if fresh:
             self.stats.started += 1
         self._progress.running += 1
         margin = max(POLL_MARGIN_SECONDS / self.time_scale, MIN_POLL_MARGIN)
-        op.deadline = self.clock() + self.kind.max_seconds / self.time_scale + margin
+        op.accepted_at = self.clock()
+        op.deadline = op.accepted_at + op.kind.max_seconds / self.time_scale + margin
         if not self.wait:
             return self._finish_open(op, Outcome(OUT_ACCEPTED, note="accepted; not waited for (--no-wait)"))
-        self._poll_later(op, 0.0)
+        # A fresh operation is first asked after its Retry-After or the polling interval (it can't have ended
+        # sooner); one picked up from a token may have ended long ago: ask at once.
+        self._poll_later(op, handle.first_delay() if fresh else 0.0)
         return 0
 
-    def _handle(self, event: tuple[str, _Op, Any], to_send: deque[_Op], *, stopping: bool) -> int:
+    def _handle(self, event: tuple[str, _Op, Any], to_send: _SendQueue, *, stopping: bool) -> int:
         kind, op, value = event
         if kind in ("sent", "resumed"):
             if kind == "sent":
@@ -316,7 +373,7 @@ class Engine:
             return self._polled(op, Step(False, transient=value, delay=1.0))
         raise AssertionError(kind)
 
-    def _requeue(self, op: _Op, to_send: deque[_Op], stopping: bool) -> int:
+    def _requeue(self, op: _Op, to_send: _SendQueue, stopping: bool) -> int:
         if stopping:
             op.outcome = Outcome(NOT_STARTED, note="interrupted before it was sent")
             self.stats.not_started += 1
@@ -324,13 +381,13 @@ class Engine:
             to_send.appendleft(op)
         return 1
 
-    def _reconciled(self, op: _Op, found: Outcome | None, to_send: deque[_Op], stopping: bool) -> int:
+    def _reconciled(self, op: _Op, found: Outcome | None, to_send: _SendQueue, stopping: bool) -> int:
         """What reading the target back found: not started (send it, unless it kept failing), or its outcome."""
         if found is None and op.accepted:
             # Azure accepted it in an earlier run, and the target shows nothing newer: keep that run's outcome.
             entry = self._entry(op)
             return self._finish(op, Outcome(entry.get("outcome") or UNKNOWN, error=AzureOperationError(
-                f"{self.kind.name} on {op.target.name} was accepted in an earlier run and ended "
+                f"{op.kind.name} on {op.target.name} was accepted in an earlier run and ended "
                 f"{entry.get('outcome') or 'Unknown'}; --resume does not send it again",
                 hint="Fix the VM (an install of its own if need be), then --resume reads that back."),
                 note="ended in an earlier run"))
@@ -339,14 +396,14 @@ class Engine:
                 self.journal.record(op.target.id, NOT_ACCEPTED, reason="reconciled: not started")
             if op.attempts >= MAX_SEND_ATTEMPTS:
                 return self._finish(op, Outcome(FAILED, error=AzureOperationError(
-                    f"{self.kind.name} was not accepted after {op.attempts} attempts (the connection kept failing)")))
+                    f"{op.kind.name} was not accepted after {op.attempts} attempts (the connection kept failing)")))
             return self._requeue(op, to_send, stopping)
         op.accepted = True
         if found.status != OUT_ACCEPTED:
             return self._finish(op, found)
         now = self.clock()
         if not op.deadline:
-            op.deadline = now + self.kind.max_seconds / self.time_scale + max(
+            op.deadline = now + op.kind.max_seconds / self.time_scale + max(
                 POLL_MARGIN_SECONDS / self.time_scale, MIN_POLL_MARGIN)
         if self.wait and not stopping and now < op.deadline:
             # Still running, with no token to follow: read it back again later, as a poll would.
@@ -355,22 +412,22 @@ class Engine:
             return 0
         return self._finish_open(op, found)
 
-    def _send_failed(self, op: _Op, exc: BaseException, to_send: deque[_Op], *, stopping: bool) -> int:
+    def _send_failed(self, op: _Op, exc: BaseException, to_send: _SendQueue, *, stopping: bool) -> int:
         failure = send_failure(exc)
         vm = op.target.id
         if failure.kind not in ("throttled", "unsent"):
-            self.gate.observe(self._send_budgets, vm, failure.headers)  # an answer (or its loss) ends a probe
+            self.gate.observe(_sends(op), vm, failure.headers)  # an answer (or its loss) ends a probe
         if failure.kind == "throttled":
             # Not accepted: wait for the budget (the gate now knows it is spent) and send again.
-            self.gate.throttled(self._send_budgets, vm, failure.policy, failure.retry_after, failure.headers)
+            self.gate.throttled(_sends(op), vm, failure.policy, failure.retry_after, failure.headers)
             self.stats.throttled += 1
             op.attempts -= 1
             if self.journal is not None:
                 self.journal.record(vm, NOT_ACCEPTED, reason="429")
             return self._requeue(op, to_send, stopping)
-        if failure.kind == "unsent" or (failure.kind in ("dropped", "server") and self.kind.resend_safe):
+        if failure.kind == "unsent" or (failure.kind in ("dropped", "server") and op.kind.resend_safe):
             if failure.kind == "unsent":
-                self.gate.refund(self._send_budgets, vm)
+                self.gate.refund(_sends(op), vm)
             if self.journal is not None:
                 self.journal.record(vm, NOT_ACCEPTED, reason=failure.kind)
             if op.attempts >= MAX_SEND_ATTEMPTS:
@@ -379,8 +436,8 @@ class Engine:
         if failure.kind in ("dropped", "server"):
             # Fate unknown and not safe to repeat: ask Azure whether it was accepted before anything else. The
             # send's probe of the subscription budgets is over either way (else the resend waits on it forever).
-            self.gate.observe(self._send_budgets, vm, failure.headers)
-            log.info("%s on %s: no answer (%s); reconciling before sending again", self.kind.name, op.target.name,
+            self.gate.observe(_sends(op), vm, failure.headers)
+            log.info("%s on %s: no answer (%s); reconciling before sending again", op.kind.name, op.target.name,
                      failure.kind)
             self._reconciles.append(op)
             return 0
@@ -388,19 +445,19 @@ class Engine:
 
     def _polled(self, op: _Op, step: Step) -> int:
         self.stats.polls += 1
-        self.gate.observe(self._poll_budgets, op.target.id, step.headers)
+        self.gate.observe(_polls(op), op.target.id, step.headers)
         if step.done:
             if step.error is not None:
                 if step.status == 404:
                     return self._finish_open(op, Outcome(UNKNOWN, error=as_error(step.error),
                                                          note="Azure no longer knows the operation"))
                 return self._finish(op, Outcome(FAILED, error=as_error(step.error)))
-            return self._finish(op, self.kind.outcome(step.result or {}))
+            return self._finish(op, op.kind.outcome(step.result or {}))
         if step.transient is not None:
             op.poll_failures += 1
             if step.status == 429:
                 failure = send_failure(step.transient)
-                self.gate.throttled(self._poll_budgets, op.target.id, failure.policy, failure.retry_after,
+                self.gate.throttled(_polls(op), op.target.id, failure.policy, failure.retry_after,
                                     step.headers)
                 self.stats.throttled += 1
             if self.clock() > op.deadline and op.poll_failures >= MIN_FAILED_POLLS:
@@ -411,7 +468,14 @@ class Engine:
             self._poll_later(op, max(step.delay, backoff))
             return 0
         op.poll_failures = 0
-        if self.clock() > op.deadline and not step.over:
+        now = self.clock()
+        if now > op.deadline and not step.over:
             return self._finish_open(op, Outcome(UNKNOWN, note="still running past its time limit"))
-        self._poll_later(op, step.delay)
+        self._poll_later(op, step.delay if step.over else self._poll_interval(op, step.delay, now))
         return 0
+
+    def _poll_interval(self, op: _Op, delay: float, now: float) -> float:
+        """When to ask again about a running operation: never before Azure's Retry-After (or the polling interval);
+        after a share of its age, or sooner when the few left can all be asked within the run's poll rate."""
+        share = self._progress.running / (POLL_RATE * self.time_scale)
+        return max(delay, min(POLL_AGE_FRACTION * (now - op.accepted_at), share))

@@ -3,7 +3,6 @@ each kind of machine runs as its own operation kind, and the rows come back in t
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from hpctl import arc_machines
@@ -28,26 +27,16 @@ def resolve(conn: Connection, spec: TargetSpec, *, instance_view: bool = False) 
     return targets
 
 
-def _merge_stats(total: RunStats, part: RunStats) -> None:
-    for f in fields(RunStats):
-        if f.name != "extra":
-            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
-
-
 def run_kinds(conn: Connection, targets: list[Target], options: WriteOptions, vm_kind: OperationKind,
               arc_kind: OperationKind) -> tuple[dict[int, Outcome], RunStats]:
-    """The readable targets through the engine, VMs with `vm_kind` then Arc machines with `arc_kind` (each kind
-    its own run: its own budgets, one journal); outcomes by position in `targets`."""
+    """The readable targets through one engine run, VMs as `vm_kind` and Arc machines as `arc_kind`, side by side
+    (each kind draws on its own budgets; one schedule, one progress, one journal); outcomes by position."""
     readable = [t for t in targets if t.error is None]
-    by_index: dict[int, Outcome] = {}
-    stats = RunStats()
-    for kind, group in ((vm_kind, [t for t in readable if t.kind != ARC_KIND]),
-                        (arc_kind, [t for t in readable if t.kind == ARC_KIND])):
-        if group:
-            outcomes, part = run_write(conn, kind, group, options)
-            _merge_stats(stats, part)
-            by_index.update(_by_index(targets, group, outcomes))
-    return by_index, stats
+    if not readable:
+        return {}, RunStats()
+    kinds = [arc_kind if t.kind == ARC_KIND else vm_kind for t in readable]
+    outcomes, stats = run_write(conn, vm_kind, readable, options, kinds=kinds)
+    return _by_index(targets, readable, outcomes), stats
 
 
 def assess(conn: Connection, targets: list[Target], options: WriteOptions, *, single: bool = True) -> FleetResult:

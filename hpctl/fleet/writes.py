@@ -27,9 +27,10 @@ from hpctl.fleet.kinds import (
 )
 from hpctl.patching import FleetResult, Target, as_error, base_row, error_dict
 
-# With no --max-parallel, the budgets bind, not a cap: this many operations may be in flight.
-DEFAULT_IN_FLIGHT = 1000
+# The most operations --max-parallel may keep in flight. With no --max-parallel every target may be (the budgets
+# bind, not a cap): a cap below the fleet's size would hold the last VMs back until the first ones end.
 MAX_IN_FLIGHT = 10000
+DEFAULT_IN_FLIGHT = MAX_IN_FLIGHT
 
 
 def default_state_dir() -> Path:
@@ -75,12 +76,14 @@ def fleet_targets(targets: list[Target], step: Callable[[Target], str] | None = 
 
 
 def run_write(conn: Connection, kind: OperationKind, targets: list[Target], options: WriteOptions,
-              step: Callable[[Target], str] | None = None) -> tuple[list[Outcome], RunStats]:
-    """The engine over the targets that could be read; outcomes in target order."""
+              step: Callable[[Target], str] | None = None, kinds: list[OperationKind] | None = None
+              ) -> tuple[list[Outcome], RunStats]:
+    """The engine over the targets that could be read; outcomes in target order. `kinds`, one per target, runs
+    targets of different kinds (VMs and Arc machines) in one run, side by side."""
     engine = Engine(kind, gate=Gate(scale=conn.time_scale), interrupt=options.interrupt,
                     max_parallel=options.max_parallel, journal=options.journal, wait=options.wait,
                     time_scale=conn.time_scale, on_progress=options.on_progress)
-    outcomes = engine.run(fleet_targets(targets, step))
+    outcomes = engine.run(fleet_targets(targets, step), kinds)
     engine.stats.throttled = engine.gate.throttled_count
     return outcomes, engine.stats
 

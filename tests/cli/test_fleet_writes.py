@@ -225,3 +225,24 @@ def test_a_terminal_is_shown_the_plan_and_asked(sandbox, monkeypatch, answer):
     else:
         assert result.exit_code == 0, result.stderr
         assert set(posts(sandbox, "installPatches", 202).values()) == {1}
+
+
+def test_arc_machines_are_sent_while_vms_wait_for_their_budget(tmp_path, monkeypatch, hpctl):
+    """VMs and Arc machines run side by side in one engine run: Arc's sends draw on ARM's budgets only, so VMs
+    waiting for guest-patch tokens don't hold them back (and they don't wait for the VMs to finish)."""
+    state = tmp_path / "lanes"
+    with running_sandbox(state, budgets={"VMGuestPatchOperationSubscriptionMaximum": 10},
+                         budget_time_scale=15.0) as box:  # 10 tokens, then 50 a second
+        point_at(monkeypatch, state)
+        result = hpctl("assess", "--yes")
+        assert result.exit_code in (0, 1), result.stderr
+        sent = [(r["at"], "/machines/" in r["path"]) for r in box.requests()
+                if r["method"] == "POST" and r["path"].endswith("/assessPatches") and r["status"] == 202]
+        vm_times = [at for at, arc in sent if not arc]
+        arc_times = [at for at, arc in sent if arc]
+        assert len(vm_times) > 10 and len(arc_times) > 2
+        assert max(arc_times) < max(vm_times)  # every Arc machine went before the VMs' budget let the last VM go
+        # Paced by the budget, learning its count from each answer, not by 429s: a refused burst after each
+        # Retry-After cost 40-56 429s here. (A bucket 60 times smaller than published may still cost one where
+        # a delayed request meets a full bucket.)
+        assert len([r for r in box.requests() if r["status"] == 429]) <= 2
