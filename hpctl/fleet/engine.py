@@ -111,6 +111,12 @@ def _polls(op: _Op) -> tuple[Budget, ...]:
     return (*op.kind.poll_budgets, ARM_READS)
 
 
+def _expected_work(op: _Op) -> float:
+    """How long the target's operation is likely to take, relatively, if its kind can tell (`expected_work`)."""
+    expected = getattr(op.kind, "expected_work", None)
+    return float(expected(op.target)) if expected is not None else 0.0
+
+
 class _SendQueue:
     """Targets waiting to be sent, one lane per operation kind in target order: a kind waiting for its budgets
     (VMs' guest-patch tokens) never holds back another that draws on other budgets (Arc machines)."""
@@ -170,6 +176,7 @@ class Engine:
         ops = [_Op(t, i, kinds[i] if kinds else self.kind) for i, t in enumerate(targets)]
         self._progress = Progress(total=len(ops))
         to_send = _SendQueue()
+        fresh: list[_Op] = []
         self._polls: list[tuple[float, int, _Op]] = []
         self._read_backs: list[tuple[float, int, _Op]] = []  # accepted runs to read back again, by when
         to_resume: list[_Op] = []
@@ -189,7 +196,11 @@ class Engine:
                 op.accepted = True
                 self._reconciles.append(op)
             else:
-                to_send.append(op)
+                fresh.append(op)
+        # The likeliest long operations first (a kind that can tell, e.g. installs by patches pending): when the
+        # budget paces the sends, the last tokens then go to targets with little to do. Stable: else target order.
+        for op in sorted(fresh, key=_expected_work, reverse=True):
+            to_send.append(op)
         self._progress.done = sum(op.outcome is not None for op in ops)
         workers = max(1, min(self.max_parallel, MAX_WORKERS))
         running = 0

@@ -46,6 +46,10 @@ class AssessKind:
         return _outcome(assessment_row(result))
 
 
+# The classes availablePatchSummary counts together as criticalAndSecurityPatchCount; every other is "other".
+SECURITY_CLASSES = frozenset({"Critical", "Security"})
+
+
 def last_installation(vm: dict[str, Any]) -> dict[str, Any] | None:
     view = (vm.get("properties") or {}).get("instanceView") or {}
     return (view.get("patchStatus") or {}).get("lastPatchInstallationSummary")
@@ -66,6 +70,23 @@ class InstallKind:
 
     def send(self, target: FleetTarget) -> Handle:
         return stepped.start_install(self.conn, target.resource_group, target.name, self.body)
+
+    def expected_work(self, target: FleetTarget) -> float:
+        """How much this VM's install is likely to do: the patches its last assessment found in the classes asked
+        for (never assessed: as much as the most). In a run paced by the budget the engine sends the likeliest
+        long installs first, so that the last tokens go to VMs with little to do."""
+        view = (target.model.get("properties") or {}).get("instanceView") or {}
+        summary = (view.get("patchStatus") or {}).get("availablePatchSummary") or {}
+        if summary.get("criticalAndSecurityPatchCount") is None and summary.get("otherPatchCount") is None:
+            return float("inf")
+        params = self.body.get("windowsParameters") or self.body.get("linuxParameters") or {}
+        classes = set(params.get("classificationsToInclude") or []) or SECURITY_CLASSES
+        work = 0.0
+        if classes & SECURITY_CLASSES:
+            work += summary.get("criticalAndSecurityPatchCount") or 0
+        if classes - SECURITY_CLASSES:
+            work += summary.get("otherPatchCount") or 0
+        return work
 
     def resume(self, target: FleetTarget, token: str) -> Handle:
         return stepped.start_install(self.conn, target.resource_group, target.name, self.body, token=token)

@@ -246,3 +246,20 @@ def test_arc_machines_are_sent_while_vms_wait_for_their_budget(tmp_path, monkeyp
         # Retry-After cost 40-56 429s here. (A bucket 60 times smaller than published may still cost one where
         # a delayed request meets a full bucket.)
         assert len([r for r in box.requests() if r["status"] == 429]) <= 2
+
+
+def test_installs_likeliest_to_run_long_are_sent_first(sandbox, hpctl):
+    """VMs with the most pending patches in the classes asked for are sent first: when the budget paces the
+    sends, the last tokens go to VMs with little to install."""
+    def pending(vm):
+        summary = (sandbox.backend.compute.instance_view(vm).get("patchStatus") or {}).get("availablePatchSummary")
+        return None if not summary else summary.get("criticalAndSecurityPatchCount")
+
+    counts = {vm.name: pending(vm) for vm in sandbox.backend.compute.list(None)}
+    assert {0} < set(counts.values()) - {None}  # some VMs have security patches pending, some none
+    result = hpctl(*INSTALL, "--kind", "vm", "--yes", "--max-parallel", "1")  # one at a time: the log is the order
+    assert result.exit_code in (0, 1), result.stderr
+    order = [re.search(r"/virtualMachines/([^/]+)/installPatches$", r["path"]).group(1)
+             for r in sandbox.requests() if r["method"] == "POST" and r["path"].endswith("/installPatches")]
+    ranks = [float("inf") if counts[name] is None else counts[name] for name in order]
+    assert ranks == sorted(ranks, reverse=True)
