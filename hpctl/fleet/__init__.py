@@ -20,7 +20,10 @@ Adding an operation kind (e.g. Run Command, restart, an Arc license-profile PUT,
      outcome is Unknown, never Failed),
    - `send(target)`, `resume(target, token)`, `before(target)` (what to journal before sending, for
      reconciling), `reconcile(target, journal_entry)` (an unknown fate read back from Azure: an Outcome if it
-     was accepted, None if not), `outcome(result)` (the result body → SUCCEEDED / FAILED + detail).
+     was accepted, None if not), `outcome(result)` (the result body → SUCCEEDED / FAILED + detail);
+   - optionally `expected_work(target)`: how long its operation is likely to run, relatively (installs: the
+     pending patches); the engine sends the likeliest long ones first.
+   Kinds can share a run (`run_write(..., kinds=[...])`, one per target): each kind gets its own send lane.
    See hpctl.fleet.patch_kinds (AssessKind, InstallKind).
 3. Run it: `hpctl.fleet.writes.run_write(conn, kind, targets, WriteOptions(...))` (outcomes) or, for rows,
    `write_result(...)`; journal it with `open_journal(kind_name, targets, settings, state_file, resume)`;
