@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,8 +261,8 @@ def _patch_pages(conn: Connection, scope: GraphScope, models: list[VmModel], sta
         yield from _pages(conn, q.latest_patch_results_query(scope.resource_group), scope, stats, quota)
 
 
-def compliance_report(conn: Connection, scope: GraphScope, evaluation: Evaluation, *, instance_views: bool = False
-                      ) -> tuple[Report, dict[str, int]]:
+def compliance_report(conn: Connection, scope: GraphScope, evaluation: Evaluation, *, instance_views: bool = False,
+                      on_judged: Callable[[ResourceResult], None] | None = None) -> tuple[Report, dict[str, int]]:
     """The compliance Report of the fleet in scope, judging each VM while the quota holds back the next page
     (plus, for VMs whose agent reports no update revision, their installed KBs; and with instance_views,
     Compute instance views).
@@ -270,9 +270,11 @@ def compliance_report(conn: Connection, scope: GraphScope, evaluation: Evaluatio
     Patch results come ordered by id, so once a page has moved past a VM's id its results are all in: it is
     judged then, not after the last page. Should a later row belong to a VM already judged (ids whose case
     sorts them elsewhere), that VM is judged again at the end; the report never rests on the guess.
+    `on_judged` sees each result judged before the last page, while the quota holds the next one back (the
+    CLI lays its JSON out then); a VM judged again later is a new result.
     """
     with cyclic_gc_paused():
-        return _judge_fleet(conn, scope, evaluation, instance_views)
+        return _judge_fleet(conn, scope, evaluation, instance_views, on_judged or (lambda result: None))
 
 
 def _judge_arc(conn: Connection, scope: GraphScope, evaluation: Evaluation, stats: dict[str, int],
@@ -301,12 +303,14 @@ def _judge_arc(conn: Connection, scope: GraphScope, evaluation: Evaluation, stat
     return judged
 
 
-def _judge_fleet(conn: Connection, scope: GraphScope, evaluation: Evaluation, instance_views: bool
-                 ) -> tuple[Report, dict[str, int]]:
+def _judge_fleet(conn: Connection, scope: GraphScope, evaluation: Evaluation, instance_views: bool,
+                 on_judged: Callable[[ResourceResult], None]) -> tuple[Report, dict[str, int]]:
     stats: dict[str, int] = {}
     quota = resourcegraph.QuotaClock()
     models, scale_sets, needing = _read_vms(conn, scope, stats, quota, instance_views)
     arc_results = _judge_arc(conn, scope, evaluation, stats, quota)
+    for result in arc_results:
+        on_judged(result)
     require_group_if_empty(conn, scope, len(models) + len(scale_sets) + len(arc_results))
     results = PatchResults()
     # One ordered query (a group or the subscription) allows judging early; id batches each start over. VMs that
@@ -332,6 +336,7 @@ def _judge_fleet(conn: Connection, scope: GraphScope, evaluation: Evaluation, in
             if key[:-1] not in needing:
                 judged[index] = evaluation.vm(results.complete(models[index]))
                 judged_ids[key[:-1]] = index
+                on_judged(judged[index])
             cursor += 1
     evidence = patch_evidence(conn, [m.facts.id for m in models if m.facts.id.lower() in needing], scope, stats,
                               quota) if needing else {}

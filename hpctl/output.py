@@ -298,6 +298,14 @@ class _JsonWriter:
 
     def value(self, value: Any, level: int) -> None:
         parts = self.parts
+        if type(value) is Laid:
+            if value.level != level:
+                raise ValueError(f"JSON text laid out for level {value.level} placed at level {level}")
+            parts.append(value.text())
+            self.size += value.length
+            if self.size >= _WRITE_CHUNK:
+                self.flush()
+            return
         if not isinstance(value, _CONTAINERS):
             parts.append(self.scalar(value))
             return
@@ -312,7 +320,7 @@ class _JsonWriter:
         run: Any = {} if is_dict else []
         pairs = value.items() if is_dict else enumerate(value)
         for key, v in pairs:
-            if not isinstance(v, _CONTAINERS):
+            if not isinstance(v, _CONTAINERS) and type(v) is not Laid:
                 if is_dict:
                     run[key] = v
                 else:
@@ -334,6 +342,58 @@ class _JsonWriter:
         parts.append("\n" + "  " * level + ("}" if is_dict else "]"))
         if self.size >= _WRITE_CHUNK:
             self.flush()
+
+
+class Laid:
+    """A value's JSON text as write_json lays it out at one nesting level, made ahead (e.g. while a command waits
+    for a quota) and kept in a Spool until it takes its place in a document."""
+
+    __slots__ = ("spool", "offset", "length", "level")
+
+    def __init__(self, spool: Spool, offset: int, length: int, level: int) -> None:
+        self.spool, self.offset, self.length, self.level = spool, offset, length, level
+
+    def text(self) -> str:
+        return self.spool.read(self.offset, self.length)
+
+
+class Spool:
+    """JSON texts laid out ahead, kept in an unnamed temporary file rather than in memory (a 10,000-VM report's
+    are 45 MB), read back one at a time as the document is written."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._file = tempfile.TemporaryFile()  # private to this process, gone when closed (or the process ends)
+        self._end = 0
+
+    def lay(self, value: Any, level: int) -> Laid:
+        """`value` as write_json would write it `level` containers deep."""
+        import io
+
+        buffer = io.StringIO()
+        writer = _JsonWriter(buffer)
+        writer.value(value, level)
+        writer.flush()
+        data = buffer.getvalue().encode("utf-8")
+        self._file.seek(self._end)
+        self._file.write(data)
+        laid = Laid(self, self._end, len(data), level)
+        self._end += len(data)
+        return laid
+
+    def read(self, offset: int, length: int) -> str:
+        self._file.seek(offset)
+        return self._file.read(length).decode("utf-8")
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def write_json(data: Any, stream: TextIO) -> None:

@@ -124,6 +124,10 @@ def _write(path: Any, text: str | Callable[[TextIO], None]) -> None:
         raise InputError(f"Can't write {target}: {exc.strerror}; pick a writable path.") from None
 
 
+# Where write_json lays a resource out in the report document: in the list `resources` of the top object.
+RESOURCE_LEVEL = 2
+
+
 def _write_json(path: Any, document: Any) -> None:
     from hpctl.output import write_json
 
@@ -194,6 +198,7 @@ def report(
     from hpctl.core.compliance import Evaluation, ReportConfig, load_report_config, parse_rule_ids, parse_severity
     from hpctl.errors import NonCompliantError
     from hpctl.fleet_reads import compliance_report
+    from hpctl.output import Spool
 
     s = settings()
     if fmt:
@@ -233,24 +238,36 @@ def report(
     calendar = load_calendar()
     evaluation = Evaluation(today=today, now=now, calendar=calendar, config=cfg)
     conn, scope = graph_scope(name, resource_group, ids, tag, subscriptions, all_subscriptions, kind)
-    result, stats = compliance_report(conn, scope, evaluation, instance_views=instance_views)
-    warn_if_stale(calendar, today)
-    document = formats.to_json(result)
-    document["queries"] = stats
-    if json_file:
-        _write_json(json_file, document)
-    if markdown_file:
-        _write(markdown_file, formats.to_markdown(result, fail_on=threshold, calendar=calendar))
-    if junit_file:
-        _write(junit_file, formats.to_junit(result, fail_on=threshold or "low"))
-    def emit(out: TextIO) -> None:
-        _emit_report(result, document, chosen, s.query, threshold, calendar, out)
+    streamed = chosen == "json" and not s.query
+    # JSON written as is: each resource's text is laid out the moment it is judged, while Resource Graph's quota
+    # holds the next page back, instead of all 10,000 after the last answer.
+    with Spool() as spool:
+        made: dict[int, tuple[Any, Any]] = {}
+        on_judged = (lambda r: made.__setitem__(id(r), (r, spool.lay(formats.resource_json(r), RESOURCE_LEVEL)))
+                     ) if streamed or json_file else None
+        result, stats = compliance_report(conn, scope, evaluation, instance_views=instance_views,
+                                          on_judged=on_judged)
+        warn_if_stale(calendar, today)
+        document = formats.to_json(result, made)
+        document["queries"] = stats
+        if json_file:
+            _write_json(json_file, document)
+        if made and not streamed:  # -o yaml, jsonc, --query … read the document itself
+            document = formats.to_json(result)
+            document["queries"] = stats
+        if markdown_file:
+            _write(markdown_file, formats.to_markdown(result, fail_on=threshold, calendar=calendar))
+        if junit_file:
+            _write(junit_file, formats.to_junit(result, fail_on=threshold or "low"))
 
-    if output_file:
-        _write(output_file, emit)
-    else:
-        emit(sys.stdout)
-        sys.stdout.flush()
+        def emit(out: TextIO) -> None:
+            _emit_report(result, document, chosen, s.query, threshold, calendar, out)
+
+        if output_file:
+            _write(output_file, emit)
+        else:
+            emit(sys.stdout)
+            sys.stdout.flush()
     if result.exceeds(threshold):
         findings, resources = result.at_or_above(threshold)
         raise NonCompliantError(

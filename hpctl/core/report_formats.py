@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hpctl.core.calendar import Calendar, Release
@@ -152,13 +152,25 @@ def _resource(result: ResourceResult) -> dict[str, Any]:
     return row
 
 
-def to_json(report: Report) -> dict[str, Any]:
-    """The whole report as JSON-ready data; the schema is documented in docs/report-schema.md."""
+def to_json(report: Report, made: Mapping[int, tuple[ResourceResult, Any]] | None = None) -> dict[str, Any]:
+    """The whole report as JSON-ready data; the schema is documented in docs/report-schema.md. `made` holds
+    resources' entries made ahead ({id(result): (result, entry)}: e.g. JSON text laid out while the quota
+    waited); a result judged again since is a new object, and gets its entry made here."""
     with cyclic_gc_paused():  # a million small dicts and lists for 10,000 VMs, none of them in a cycle
-        return _document(report)
+        return _document(report, made or {})
 
 
-def _document(report: Report) -> dict[str, Any]:
+def resource_json(result: ResourceResult) -> dict[str, Any]:
+    """One resource's entry in the report's `resources`."""
+    return _resource(result)
+
+
+def _entry(result: ResourceResult, made: Mapping[int, tuple[ResourceResult, Any]]) -> Any:
+    ahead = made.get(id(result))
+    return ahead[1] if ahead is not None and ahead[0] is result else _resource(result)
+
+
+def _document(report: Report, made: Mapping[int, tuple[ResourceResult, Any]]) -> dict[str, Any]:
     s = report.summary
     config = report.config
     return {
@@ -198,7 +210,7 @@ def _document(report: Report) -> dict[str, Any]:
             "calendarStale": s.calendar_stale.as_dict() if s.calendar_stale else None,
         },
         "rules": [_rule(r, report) for r in report.rules],
-        "resources": [_resource(r) for r in report.results],
+        "resources": [_entry(r, made) for r in report.results],
         "findings": [_finding(f) for f in report.findings],
     }
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,19 @@ def test_the_projected_vm_columns_carry_everything_the_report_reads(sandbox_fact
     assert len(json.dumps(projected)) < len(json.dumps(full)) * 0.6
     for whole, part in zip(full, projected, strict=True):
         assert vm_model(q.vm_from_facts_row(part)) == vm_model(whole)
+
+
+def test_report_json_laid_out_while_waiting_is_the_same_text(sandbox_factory, hpctl, tmp_path):
+    """-o json lays each resource out as it is judged (during the quota's waits); the text must be exactly what
+    the document itself gives (--query @ renders the plain document), and --json-file alongside -o yaml too."""
+    sandbox_factory(fleet=1050)
+    args = ("report", "-o", "json", "--as-of", SANDBOX_DATE.isoformat())
+    ahead = hpctl(*args)
+    plain = hpctl(*args, "--query", "@")
+    assert ahead.exit_code == plain.exit_code == 0, ahead.stderr
+    strip = re.compile(r'"generatedAt": "[^"]*"')  # the one field that moves between two runs
+    assert strip.sub("", ahead.stdout) == strip.sub("", plain.stdout)
+    assert len(json.loads(ahead.stdout)["resources"]) > 1050
+    side = tmp_path / "report.json"
+    assert hpctl("report", "-o", "yaml", "--json-file", str(side), "--as-of", SANDBOX_DATE.isoformat()).exit_code == 0
+    assert strip.sub("", side.read_text()) == strip.sub("", plain.stdout)
