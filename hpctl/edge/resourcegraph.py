@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.rest import HttpRequest
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
@@ -22,6 +23,9 @@ MAX_WAIT_SECONDS = 60.0
 # After a 429 wait at least this long, whatever the header says, so a rounded-down "00:00:00" can't spin.
 MIN_THROTTLED_WAIT = 0.5
 RESOURCES_PATH = "/providers/Microsoft.ResourceGraph/resources"
+# A query whose connection broke before its answer is sent again this many times, after 0.5 s, 1 s, 1.5 s.
+MAX_QUERY_RESENDS = 3
+RESEND_PAUSE = 0.5
 # Replaced in playback so recorded waits cost nothing (like azure-core's own retry sleep).
 pause = time.sleep
 
@@ -105,12 +109,27 @@ def _request(kql: str, subscriptions: Sequence[str] | None, page_size: int, skip
                        headers={"Accept": "application/json"})
 
 
+def _send(conn: Connection, request: HttpRequest) -> Any:
+    """One query through the SDK client's pipeline (documented: aka.ms/azsdk/dpcodegen/python/send_request).
+    A query is a POST that only reads, but azure-core retries a broken connection only for GETs and the like
+    (and its status retries would spend the quota on 429s hpctl waits out itself): sent again here."""
+    for attempt in range(MAX_QUERY_RESENDS + 1):
+        try:
+            return conn.graph._send_request(request)
+        except (ServiceRequestError, ServiceResponseError):
+            if attempt == MAX_QUERY_RESENDS:
+                raise
+            log.info("A Resource Graph query's connection broke; asking again")
+            pause(RESEND_PAUSE * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _page(conn: Connection, quota: QuotaClock, request: HttpRequest) -> dict[str, Any]:
     """One page through the SDK client's pipeline (auth, retries, pacing). The answer is read with the json
     module: the SDK's model deserialiser walks every value of every row, which cost more than the rows did."""
     for attempt in range(MAX_QUOTA_WAITS + 1):
         quota.wait()
-        response = conn.graph._send_request(request)  # documented: aka.ms/azsdk/dpcodegen/python/send_request
+        response = _send(conn, request)
         received = quota.clock()
         state = quota_state(response.headers)
         if response.status_code == 200:

@@ -3,12 +3,16 @@ each kind of machine runs as its own operation kind, and the rows come back in t
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hpctl import arc_machines
 from hpctl.core.patch_options import parse_duration_seconds
 from hpctl.core.targets import ARC_KIND, TargetSpec
 from hpctl.edge.clients import Connection
+from hpctl.edge.errors import translate
 from hpctl.errors import NotFoundError
 from hpctl.fleet.arc_kinds import ArcAssessKind, ArcInstallKind
 from hpctl.fleet.engine import RunStats
@@ -16,6 +20,8 @@ from hpctl.fleet.kinds import FAILED, SUCCEEDED, OperationKind, Outcome
 from hpctl.fleet.patch_kinds import AssessKind, InstallKind
 from hpctl.fleet.writes import WriteOptions, run_write, target_id, write_result
 from hpctl.patching import FleetResult, Target, select_targets
+
+log = logging.getLogger(__name__)
 
 
 def resolve(conn: Connection, spec: TargetSpec, *, instance_view: bool = False) -> list[Target]:
@@ -47,11 +53,12 @@ def assess(conn: Connection, targets: list[Target], options: WriteOptions, *, si
     arc_done = {target_id(targets[i]): o for i, o in by_index.items()
                 if targets[i].kind == ARC_KIND and o.status == SUCCEEDED and o.detail is not None}
     if arc_done:
-        found = arc_machines.latest_results(conn, [str(targets[i].vm["id"]) for i in by_index
-                                                  if target_id(targets[i]) in arc_done], patches=True)
-        for key, outcome in arc_done.items():
-            assert outcome.detail is not None
-            outcome.detail["patches"] = (found.get(key) or {}).get("patchList") or []
+        with _rows_kept("the patches Arc machines' assessments found"):
+            found = arc_machines.latest_results(conn, [str(targets[i].vm["id"]) for i in by_index
+                                                      if target_id(targets[i]) in arc_done], patches=True)
+            for key, outcome in arc_done.items():
+                assert outcome.detail is not None
+                outcome.detail["patches"] = (found.get(key) or {}).get("patchList") or []
     return write_result(kind, targets, by_index, stats, options, single=single)
 
 
@@ -88,12 +95,26 @@ def fill_arc_installed_patches(conn: Connection, targets: list[Target], by_index
             and o.detail.get("installationActivityId") and o.status in (SUCCEEDED, FAILED)}
     if not done:
         return
-    found = arc_machines.installation_patches(conn, [str(targets[i].vm["id"]) for i in done])
-    for i, outcome in done.items():
-        assert outcome.detail is not None
-        key = (target_id(targets[i]), str(outcome.detail["installationActivityId"]).lower())
-        outcome.detail["patches"] = [{k: p.get(k) for k in ("kbId", "name", "classifications", "installationState")}
-                                     for p in found.get(key, [])]
+    with _rows_kept("the patches Arc machines' installations touched"):
+        found = arc_machines.installation_patches(conn, [str(targets[i].vm["id"]) for i in done])
+        for i, outcome in done.items():
+            assert outcome.detail is not None
+            key = (target_id(targets[i]), str(outcome.detail["installationActivityId"]).lower())
+            outcome.detail["patches"] = [{k: p.get(k) for k in ("kbId", "name", "classifications",
+                                                                "installationState")} for p in found.get(key, [])]
+
+
+@contextmanager
+def _rows_kept(what: str) -> Iterator[None]:
+    """A read that only adds detail after the operations ended: if Azure fails it, the run's rows still come out
+    (without that detail, and a warning), instead of being lost to an error."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - only Azure's errors are kept; anything else is raised again
+        error = translate(exc)
+        if error is None:
+            raise
+        log.warning("Could not read %s (%s); the rows below lack them: %s", what, error, error.hint or "retry")
 
 
 def _by_index(targets: list[Target], readable: list[Target], outcomes: list[Any]) -> dict[int, Any]:

@@ -135,3 +135,27 @@ def test_report_json_laid_out_while_waiting_is_the_same_text(sandbox_factory, hp
     side = tmp_path / "report.json"
     assert hpctl("report", "-o", "yaml", "--json-file", str(side), "--as-of", SANDBOX_DATE.isoformat()).exit_code == 0
     assert strip.sub("", side.read_text()) == strip.sub("", plain.stdout)
+
+
+def test_a_query_whose_connection_broke_is_asked_again(sandbox_factory, hpctl):
+    """A Resource Graph query is a POST that only reads: a connection dropped before its answer is retried (a
+    fault soak lost a whole install's rows to one dropped query before this)."""
+    sandbox = sandbox_factory()
+    sandbox.inject("POST", "ResourceGraph/resources$", "drop", times=1)
+    result = hpctl("report", "-g", "rg-web", "-o", "json", "--as-of", SANDBOX_DATE.isoformat())
+    assert result.exit_code == 0, result.stderr
+    assert graph_statuses(sandbox)[:2] == ["drop", 200]
+    assert json.loads(result.stdout)["summary"]["vmsChecked"] > 0
+
+
+def test_rows_of_a_finished_run_survive_a_failed_read_of_their_details(sandbox_factory, hpctl):
+    """Arc assessments' patch lists are read from Resource Graph after the run: if that read fails, the rows
+    still come out (without the lists), with a warning, rather than the run's results being lost."""
+    sandbox = sandbox_factory()
+    sandbox.inject("POST", "ResourceGraph/resources$", 400, times=1)
+    result = hpctl("assess", "--kind", "arc", "--yes", "-o", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) > 3 and any(r["outcome"] == "Succeeded" for r in rows)
+    assert graph_statuses(sandbox) == [400]
+    assert "Could not read the patches Arc machines' assessments found" in result.stderr
