@@ -1,4 +1,4 @@
-"""Fault soak: `hpctl install` on every VM of a sandbox that answers with 429s, 500s, 503s, dropped
+"""Fault soak: `hpctl install` on every VM and Arc machine of a sandbox that answers with 429s, 500s, 503s, dropped
 connections and failed operations, run after run, checking the promises against the sandbox's own record:
 every VM exactly once in the output, no VM with two accepted installPatches, exit 1 iff a target failed,
 and no row Failed whose operation in fact succeeded."""
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, default=400)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--faults", default=FAULTS)
+    parser.add_argument("--first-seed", type=int, default=100, help="sandbox seed of the first run (default 100)")
     args = parser.parse_args()
 
     from hpctl.cli.sandbox import demo_day
@@ -35,11 +36,14 @@ def main() -> None:
     for run in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="hpctl-soak-") as tmp:
             state = Path(tmp) / "sandbox"
-            sandbox = Sandbox(SandboxConfig(fleet=args.fleet, seed=100 + run, date=demo_day(), time_scale=60000.0,
-                                            faults=args.faults, state_dir=state))
+            sandbox = Sandbox(SandboxConfig(fleet=args.fleet, seed=args.first_seed + run, date=demo_day(),
+                                            time_scale=60000.0, faults=args.faults, state_dir=state))
             sandbox.start()
             try:
-                vms = {vm.name: vm for vm in sandbox.backend.compute.list()}
+                # Every target: the VMs and the Arc machines (both keep their installations the same way).
+                machines = [*sandbox.backend.compute.list(), *sandbox.backend.hybrid.list()]
+                vms = {vm.name: vm for vm in machines}
+                assert len(vms) == len(machines), "a VM and an Arc machine share a name"
                 before = {name: len(vm.installations) for name, vm in vms.items()}
                 env = {**os.environ, "HOME": tmp, "HPCTL_SANDBOX_DIR": str(state), "HPCTL_POLLING_INTERVAL": "0.05"}
                 start = time.perf_counter()
@@ -49,7 +53,8 @@ def main() -> None:
                 rows = json.loads(done.stdout or "[]")
                 accepted = Counter(
                     m.group(1) for r in sandbox.requests() if r["method"] == "POST" and r["status"] == 202
-                    for m in [re.search(r"/virtualMachines/([^/]+)/installPatches$", r["path"], re.I)] if m)
+                    for m in [re.search(r"/(?:virtualMachines|machines)/([^/]+)/installPatches$", r["path"], re.I)]
+                    if m)
                 names = Counter(r["name"] for r in rows)
                 failed = [r for r in rows if r["outcome"] == "Failed"]
                 false_failures = [r["name"] for r in failed
@@ -72,6 +77,8 @@ def main() -> None:
                     "faults_served": dict(Counter(str(r["status"]) for r in sandbox.requests()
                                                   if r["status"] in (429, 500, 503, "drop"))),
                 })
+                if not rows:
+                    summary[-1]["stderr"] = done.stderr[-600:]
                 print(json.dumps(summary[-1]), flush=True)
             finally:
                 sandbox.stop()
