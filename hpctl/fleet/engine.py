@@ -147,8 +147,9 @@ class _SendQueue:
 
 
 class Engine:
-    """Runs one operation kind over many targets. `time_scale` is how much faster than Azure the endpoint's
-    clock runs (1 on Azure; the sandbox says so through the client factory): budgets and deadlines follow it."""
+    """Runs an operation kind (or, given `kinds`, one per target) over many targets. `time_scale` is how much
+    faster than Azure the endpoint's clock runs (1 on Azure; the sandbox says so through the client factory):
+    budgets and deadlines follow it."""
 
     def __init__(self, kind: OperationKind, *, gate: Gate, interrupt: Interrupt, max_parallel: int,
                  journal: Journal | None = None, wait: bool = True, time_scale: float = 1.0,
