@@ -189,6 +189,7 @@ def report(
 
         hpctl report --kind arc --rule arc-not-enrolled
     """
+    from contextlib import nullcontext
     from dataclasses import replace
     from datetime import date, datetime, time, timezone
 
@@ -241,10 +242,10 @@ def report(
     streamed = chosen == "json" and not s.query
     # JSON written as is: each resource's text is laid out the moment it is judged, while Resource Graph's quota
     # holds the next page back, instead of all 10,000 after the last answer.
-    with Spool() as spool:
+    with Spool() if streamed or json_file else nullcontext() as spool:
         made: dict[int, tuple[Any, Any]] = {}
         on_judged = (lambda r: made.__setitem__(id(r), (r, spool.lay(formats.resource_json(r), RESOURCE_LEVEL)))
-                     ) if streamed or json_file else None
+                     ) if spool is not None else None
         result, stats = compliance_report(conn, scope, evaluation, instance_views=instance_views,
                                           on_judged=on_judged)
         warn_if_stale(calendar, today)

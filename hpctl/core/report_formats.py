@@ -86,7 +86,8 @@ def _finding(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _resource(result: ResourceResult) -> dict[str, Any]:
+def resource_json(result: ResourceResult) -> dict[str, Any]:
+    """One resource's entry in the report's `resources`."""
     rec = result.record
     row: dict[str, Any] = {
         "kind": result.kind,
@@ -160,14 +161,9 @@ def to_json(report: Report, made: Mapping[int, tuple[ResourceResult, Any]] | Non
         return _document(report, made or {})
 
 
-def resource_json(result: ResourceResult) -> dict[str, Any]:
-    """One resource's entry in the report's `resources`."""
-    return _resource(result)
-
-
 def _entry(result: ResourceResult, made: Mapping[int, tuple[ResourceResult, Any]]) -> Any:
     ahead = made.get(id(result))
-    return ahead[1] if ahead is not None and ahead[0] is result else _resource(result)
+    return ahead[1] if ahead is not None and ahead[0] is result else resource_json(result)
 
 
 def _document(report: Report, made: Mapping[int, tuple[ResourceResult, Any]]) -> dict[str, Any]:
