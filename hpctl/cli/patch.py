@@ -173,9 +173,10 @@ def _resolve(spec: Any, *, instance_view: bool, pool_size: int) -> Any:
 
 
 def _pool(in_flight: int) -> int:
-    from hpctl.fleet.engine import MAX_WORKERS
-
-    return max(1, min(in_flight, MAX_WORKERS))
+    """The HTTP connection pool's size: --max-parallel. The engine never has more requests on the wire than
+    that (nor than its MAX_WORKERS), so the pool never binds and urllib3 never says it is full. Connections
+    are opened only as requests need them."""
+    return max(1, in_flight)
 
 
 def _install_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

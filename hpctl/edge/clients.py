@@ -88,23 +88,30 @@ class Connection:
     # How much faster than Azure this endpoint's clock runs: 1 on Azure; the sandbox compresses time, and its
     # budgets refill and its operations end that much sooner. The fleet engine paces and waits by it.
     time_scale: float = 1.0
-    # HTTP connections kept per host: sized to the fleet engine's workers (requests' default pool holds 10).
+    # HTTP connections kept per host: fleet writes size it to --max-parallel (requests' default pool holds 10).
     pool_size: int = 10
 
     def _transport(self) -> dict[str, Any]:
         if self.transport is not None:
             return {"transport": self.transport}
-        if self.pool_size <= 10:
-            return {}
         import requests
         from azure.core.pipeline.transport import RequestsTransport
+        from azure.core.pipeline.transport._requests_basic import BiggerBlockSizeHTTPAdapter
+        from urllib3.util.retry import Retry
 
+        # The session azure-core would make (its adapter, urllib3's retries and redirects off: azure-core's
+        # policies do both), with a pool of `pool_size` connections.
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
+        # requests looks in the environment (proxy variables, CA bundle variables, ~/.netrc) on every request:
+        # a quarter of a fleet run's CPU. Read the CA bundle variables once here, and look no further when
+        # there is no proxy or netrc file to find.
+        session.trust_env = _proxies_or_netrc()
+        verify = _environment_ca_bundle(self.connection_verify)
+        adapter = BiggerBlockSizeHTTPAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+                                             pool_connections=4, pool_maxsize=max(self.pool_size, 10))
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        return {"transport": RequestsTransport(session=session, session_owner=True,
-                                               connection_verify=self.connection_verify)}
+        return {"transport": RequestsTransport(session=session, session_owner=True, connection_verify=verify)}
 
     def _client_kwargs(self) -> dict[str, Any]:
         extra = self._transport()
@@ -112,7 +119,7 @@ class Connection:
             **extra,
             "base_url": self.base_url,
             "credential_scopes": [self.base_url.rstrip("/") + "/.default"],
-            "connection_verify": self.connection_verify,
+            "connection_verify": _environment_ca_bundle(self.connection_verify),
             # azure-core retries 408/429/5xx with back-off honouring Retry-After; fleet writes turn that off
             # per call and pace themselves by the budgets (hpctl.fleet).
             "polling_interval": self.polling_interval,
@@ -154,6 +161,27 @@ class Connection:
         from azure.mgmt.resourcegraph import ResourceGraphClient
 
         return ResourceGraphClient(self.credential, **self._client_kwargs())
+
+
+def _proxies_or_netrc() -> bool:
+    """Whether requests would find proxies (the variables, or the Windows registry and macOS settings urllib
+    reads) or a netrc file: then it must keep looking in the environment on each request."""
+    import urllib.request
+
+    if urllib.request.getproxies() or os.environ.get("NETRC"):
+        return True
+    try:
+        home = Path.home()
+    except RuntimeError:
+        return False
+    return any((home / name).exists() for name in (".netrc", "_netrc"))
+
+
+def _environment_ca_bundle(verify: str | bool) -> str | bool:
+    """What requests makes of `verify` on each request: REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, replaces True."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
 
 
 # Replaceable in tests (like devtools_testutils' fake credential); real runs use default_credential.
