@@ -90,7 +90,16 @@ def azcli_install(shared) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def azps_assess(shared) -> list[dict[str, Any]]:
-    entries = json.loads((shared / "azure-recordings" / "azps_patch_assessment_extract.json").read_text())
+    return _azps(shared, "azps_patch_assessment_extract.json")
+
+
+@pytest.fixture
+def azps_runcommand(shared) -> list[dict[str, Any]]:
+    return _azps(shared, "azps_vm_runcommand_windows_extract.json")
+
+
+def _azps(shared: Any, name: str) -> list[dict[str, Any]]:
+    entries = json.loads((shared / "azure-recordings" / name).read_text())
     return [
         {
             "method": e["RequestMethod"],
@@ -167,7 +176,7 @@ def _stepped_to_the_end(pending: Any) -> Any:
     raise AssertionError("the operation never ended")
 
 
-@pytest.mark.parametrize("recording", ["azps_assess", "azcli_install"])
+@pytest.mark.parametrize("recording", ["azps_assess", "azcli_install", "azps_runcommand"])
 def test_the_fleet_engine_takes_the_result_from_the_status_body_and_skips_the_final_get(recording, request):
     from hpctl.edge import stepped
 
@@ -179,6 +188,8 @@ def test_the_fleet_engine_takes_the_result_from_the_status_body_and_skips_the_fi
     group, name = path[4], path[8]
     if recording == "azps_assess":
         pending = stepped.start_assess(conn, group, name)
+    elif recording == "azps_runcommand":
+        pending = stepped.start_run_command(conn, group, name, stepped.run_command_body(["Write-Host hi"]))
     else:
         pending = stepped.start_install(conn, group, name, {"maximumDuration": "PT4H", "rebootSetting": "IfRequired"})
     result = _stepped_to_the_end(pending)
