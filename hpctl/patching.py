@@ -4,7 +4,6 @@ hpctl.fleet."""
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -96,17 +95,14 @@ def select_targets(conn: Connection, spec: TargetSpec, *, instance_view: bool = 
                                   id=(model or {}).get("id") or o.target.resource_id(conn.subscription_id, kind)))
         return [t for t in targets if t.vm is None or spec.matches_tags(t.vm.get("tags"))]
     targets = []
-    # The Arc machines are listed while the VMs' pages come in: neither list waits for the other.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpctl-arc-list") as pool:
-        machines = pool.submit(arc_machines.list_in_scope, conn, spec) if spec.includes(ARC_KIND) else None
-        if spec.includes(VM_KIND):
-            vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
-            vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
-            vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
-            targets += [Target(resource_group_of(vm["id"]), vm["name"], vm=vm, id=vm["id"]) for vm in vms]
-        if machines is not None:
-            targets += [Target(resource_group_of(m["id"]), m["name"], vm=m, kind=ARC_KIND, id=m.get("id", ""))
-                        for m in machines.result()]
+    if spec.includes(VM_KIND):
+        vms = compute.list_vms(conn, spec.resource_group, instance_view=instance_view)
+        vms = [vm for vm in vms if spec.matches_tags(vm.get("tags"))]
+        vms.sort(key=lambda vm: (resource_group_of(vm.get("id", "")).lower(), vm.get("name", "").lower()))
+        targets += [Target(resource_group_of(vm["id"]), vm["name"], vm=vm, id=vm["id"]) for vm in vms]
+    if spec.includes(ARC_KIND):
+        targets += [Target(resource_group_of(m["id"]), m["name"], vm=m, kind=ARC_KIND, id=m.get("id", ""))
+                    for m in arc_machines.list_in_scope(conn, spec)]
     return targets
 
 

@@ -88,8 +88,15 @@ def test_resource_graph_serves_configurations_and_assignments(conn):
 def test_schedules_leave_the_fleets_vms_as_they_were(tmp_path, monkeypatch):
     # Seeding schedules adds them beside the VMs: every VM (model, instance view, history) is what the same
     # fleet without schedules has, so existing names and tests keep their meaning.
+    import datetime as dt
+
     from hpctl.sandbox import maintenance
     from hpctl.sandbox.backend import Backend
+    from hpctl.sandbox.clock import SimClock
+
+    # Both fleets at one instant: the agent's status time is "now", and a second may pass between the builds.
+    instant = dt.datetime(2026, 5, 20, 12, 0, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(SimClock, "now", lambda self: instant)
 
     def fleet() -> dict[str, object]:
         backend = Backend(SandboxConfig(fleet=60, seed=7, date=DATE, state_dir=tmp_path))
