@@ -91,7 +91,7 @@ class Connection:
     # HTTP connections kept per host: fleet writes size it to --max-parallel (requests' default pool holds 10).
     pool_size: int = 10
 
-    def _transport(self) -> dict[str, Any]:
+    def _transport(self, verify: str | bool) -> dict[str, Any]:
         if self.transport is not None:
             return {"transport": self.transport}
         import requests
@@ -102,11 +102,10 @@ class Connection:
         # The session azure-core would make (its adapter, urllib3's retries and redirects off: azure-core's
         # policies do both), with a pool of `pool_size` connections.
         session = requests.Session()
-        # requests looks in the environment (proxy variables, CA bundle variables, ~/.netrc) on every request:
-        # a quarter of a fleet run's CPU. Read the CA bundle variables once here, and look no further when
-        # there is no proxy or netrc file to find.
+        # requests looks in the environment (proxy variables, CA bundle variables, ~/.netrc) on every request,
+        # much of a fleet run's CPU. The CA bundle variables are read once (`verify`); with no proxy or netrc
+        # file to find, it need not look at all.
         session.trust_env = _proxies_or_netrc()
-        verify = _environment_ca_bundle(self.connection_verify)
         adapter = BiggerBlockSizeHTTPAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False),
                                              pool_connections=4, pool_maxsize=max(self.pool_size, 10))
         session.mount("https://", adapter)
@@ -114,12 +113,12 @@ class Connection:
         return {"transport": RequestsTransport(session=session, session_owner=True, connection_verify=verify)}
 
     def _client_kwargs(self) -> dict[str, Any]:
-        extra = self._transport()
+        verify = _environment_ca_bundle(self.connection_verify)
         return {
-            **extra,
+            **self._transport(verify),
             "base_url": self.base_url,
             "credential_scopes": [self.base_url.rstrip("/") + "/.default"],
-            "connection_verify": _environment_ca_bundle(self.connection_verify),
+            "connection_verify": verify,
             # azure-core retries 408/429/5xx with back-off honouring Retry-After; fleet writes turn that off
             # per call and pace themselves by the budgets (hpctl.fleet).
             "polling_interval": self.polling_interval,
