@@ -3,8 +3,9 @@
 azure-core's LROPoller waits in a thread of its own per operation; a fleet engine can't afford that. Here
 the SDK's own `begin_*` call sends the request and builds its ARMPolling (so its algorithms, URLs, final
 GET and deserialisation are the SDK's), but the poller never starts a thread: `Pending.step()` makes one
-status request when the engine's schedule says so. Retries are off on these calls (`retry_total=0`): the
-engine decides what a 429, a 5xx or a dropped connection means for each kind of operation.
+status request when the engine's schedule says so. A succeeded status that already carries the result under
+`properties.output`, as CRP's do, ends the operation without the final GET. Retries are off on these calls
+(`retry_total=0`): the engine decides what a 429, a 5xx or a dropped connection means for each kind of operation.
 """
 
 from __future__ import annotations
